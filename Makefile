@@ -13,7 +13,7 @@
 VARIANT ?= release
 B       := build/$(VARIANT)
 CC      ?= cc
-PKGS    := libmicrohttpd libcurl jansson libzip hiredis yaml-0.1 libcrypto
+PKGS    := libmicrohttpd libcurl jansson libzip hiredis yaml-0.1 libcrypto zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 CRIT_LIBS  := $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
@@ -40,6 +40,8 @@ UNIT      := $(notdir $(basename $(wildcard tests/unit/test_*.c)))
 ITEST     := $(patsubst test_%,itest_%,$(notdir $(basename $(wildcard tests/integration/test_*.c))))
 
 SVC_BINS  := $(SERVICES:%=$(B)/bin/%)
+# Each service's modules except main.c also form a library, so unit tests can test them.
+SVC_LIBS  := $(SERVICES:%=$(B)/libsvc_%.a)
 EMU_BINS  := $(EMULATORS:%=$(B)/bin/%-emulator)
 TOOL_BINS := $(TOOLS:%=$(B)/bin/%)
 UNIT_BINS := $(UNIT:%=$(B)/tests/%)
@@ -50,14 +52,18 @@ all: $(LIB) $(SVC_BINS) $(EMU_BINS) $(TOOL_BINS) $(UNIT_BINS) $(ITEST_BINS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/emulators/common -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Itests/emulators/common -Iservices -c $< -o $@
 
+.SECONDEXPANSION:
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(B)/libsvc_%.a: $$(patsubst %.c,$(B)/obj/%.o,$$(filter-out services/$$*/main.c,$$(wildcard services/$$*/*.c)))
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 # services/<svc>/*.c -> one binary
-.SECONDEXPANSION:
 $(B)/bin/%: $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard services/$$*/*.c)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDOPT) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
@@ -71,9 +77,9 @@ $(TOOL_BINS): $(B)/bin/%: $(B)/obj/tests/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDOPT) -o $@ $< $(LIB) $(PKG_LIBS)
 
-$(UNIT_BINS): $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB)
+$(UNIT_BINS): $(B)/tests/%: $(B)/obj/tests/unit/%.o $(SVC_LIBS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDOPT) -o $@ $< $(LIB) $(CRIT_LIBS) $(PKG_LIBS)
+	$(CC) $(LDOPT) -o $@ $< $(SVC_LIBS) $(LIB) $(CRIT_LIBS) $(PKG_LIBS)
 
 $(ITEST_BINS): $(B)/tests/itest_%: $(B)/obj/tests/integration/test_%.o $(LIB)
 	@mkdir -p $(dir $@)

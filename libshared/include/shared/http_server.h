@@ -106,6 +106,8 @@ const char *qs_req_param(const qs_req *r, const char *name);
 const char *qs_req_query(const qs_req *r, const char *key);
 /** The raw query string without '?', "" when none (for forwarding unchanged). */
 const char *qs_req_query_string(const qs_req *r);
+/** The raw request target as the client sent it (path and query, still percent-encoded). */
+const char *qs_req_raw_target(const qs_req *r);
 /** A request header (case-insensitive); NULL when absent. */
 const char *qs_req_header(const qs_req *r, const char *name);
 /** Call `fn` for each request header in order; stop when it returns non-zero. */
