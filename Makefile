@@ -54,22 +54,26 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/emulators/common -Iservices -c $< -o $@
 
+.SECONDARY:
+# '%' inside secondary expansion would be replaced by the stem; $(PCT) survives.
+PCT := %
 .SECONDEXPANSION:
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/libsvc_%.a: $$(patsubst %.c,$(B)/obj/%.o,$$(filter-out services/$$*/main.c,$$(wildcard services/$$*/*.c)))
+$(B)/libsvc_%.a: $$(patsubst $$(PCT).c,$(B)/obj/$$(PCT).o,$$(filter-out services/$$*/main.c,$$(wildcard services/$$*/*.c)))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# services/<svc>/*.c -> one binary
-$(B)/bin/%: $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard services/$$*/*.c)) $(LIB)
+# services/<svc>/*.c -> one binary (static pattern rules: a service rule never claims an
+# emulator or a tool binary).
+$(SVC_BINS): $(B)/bin/%: $$(patsubst $$(PCT).c,$(B)/obj/$$(PCT).o,$$(wildcard services/$$*/*.c)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDOPT) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
 
 EMU_COMMON_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/emulators/common/*.c))
-$(B)/bin/%-emulator: $$(patsubst %.c,$(B)/obj/%.o,$$(wildcard tests/emulators/$$*/*.c)) $(EMU_COMMON_OBJ) $(LIB)
+$(EMU_BINS): $(B)/bin/%-emulator: $$(patsubst $$(PCT).c,$(B)/obj/$$(PCT).o,$$(wildcard tests/emulators/$$*/*.c)) $(EMU_COMMON_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDOPT) -o $@ $(filter %.o,$^) $(LIB) $(PKG_LIBS)
 

@@ -8,12 +8,14 @@
  *
  * Body handling: MHD hands the upload in pieces; we append them to a buffer bounded by the
  * route's limit. An announced Content-Length over the limit is refused before reading; a
- * chunked body that grows past it is refused as soon as it does (413 either way). The handler
- * runs once the whole body is in.
+ * chunked body that grows past it is discarded and refused at its end (413 either way), and a
+ * client that sends more than DISCARD_MAX is disconnected. The handler runs once the whole
+ * body is in.
  *
  * Shutdown: signals are blocked in every thread and taken synchronously with sigwait in the
  * main thread, so no async-signal-safety puzzles; stop quiesces the listener (no new
- * connections), waits for in-flight connections up to the grace period, then stops MHD. */
+ * connections), waits for in-flight requests (idle keep-alive connections do not count) up to
+ * the grace period, then stops MHD, which closes what is left. */
 #include "shared/http_server.h"
 
 #include <arpa/inet.h>
@@ -37,6 +39,7 @@
 
 #define MAX_PARAMS 8
 #define STREAM_BLOCK (256u * 1024u)
+#define DISCARD_MAX (64u << 20) /* bytes of an oversized body read before hanging up */
 
 typedef struct {
     char *name;
@@ -57,6 +60,7 @@ struct qs_server {
     qs_metric *m_requests;
     qs_metric *m_duration;
     volatile int stopping;
+    int inflight; /* requests begun and not completed (atomic) */
 };
 
 struct qs_req {
@@ -72,6 +76,7 @@ struct qs_req {
     qs_buf body;
     size_t max_body;
     int too_big;
+    size_t discarded;
     int answered;
     int status;
     kv *resp_headers;
@@ -447,6 +452,7 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn) {
     const char *q = r->raw_target ? strchr(r->raw_target, '?') : NULL;
     r->query_string = strdup(q ? q + 1 : "");
     clock_gettime(CLOCK_MONOTONIC, &r->start);
+    __atomic_add_fetch(&r->srv->inflight, 1, __ATOMIC_SEQ_CST);
     return r;
 }
 
@@ -500,15 +506,21 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
         return MHD_YES;
     }
     if (*upload_size) {
-        if (r->body.len + *upload_size > r->max_body) {
+        /* Over the limit: keep reading but discard (answering mid-upload stalls MHD 0.9.75's
+         * chunked reader), and give up on the connection if the client keeps going. */
+        if (r->too_big || r->body.len + *upload_size > r->max_body) {
+            r->discarded += *upload_size;
             r->too_big = 1;
             *upload_size = 0;
-            qs_respond_error(r, 413, "too_large", "the request body is larger than %zu bytes",
-                             r->max_body);
-            return MHD_YES;
+            return r->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
         }
         qs_buf_append(&r->body, upload_data, *upload_size);
         *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_big) {
+        qs_respond_error(r, 413, "too_large", "the request body is larger than %zu bytes",
+                         r->max_body);
         return MHD_YES;
     }
     qs_log_set_request_id(r->id);
@@ -556,6 +568,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r->query_string);
     free(r);
     *con_cls = NULL;
+    __atomic_sub_fetch(&s->inflight, 1, __ATOMIC_SEQ_CST);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -728,11 +741,6 @@ int qs_server_start(qs_server *s, char *err, size_t errlen) {
 
 unsigned qs_server_port(const qs_server *s) { return s->port; }
 
-static unsigned current_connections(qs_server *s) {
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-    return di ? di->num_connections : 0;
-}
-
 void qs_server_stop(qs_server *s, double grace_s) {
     if (!s || !s->mhd)
         return;
@@ -744,11 +752,13 @@ void qs_server_stop(qs_server *s, double grace_s) {
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
-        unsigned n = current_connections(s);
+        /* In-flight requests, not connections: an idle keep-alive connection must not hold
+         * the shutdown for the whole grace period. */
+        int n = __atomic_load_n(&s->inflight, __ATOMIC_SEQ_CST);
         clock_gettime(CLOCK_MONOTONIC, &now);
         double el = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
         if (n == 0 || el >= grace_s) {
-            if (n)
+            if (n && grace_s > 0)
                 qs_log(QS_LOG_WARN, "grace period over, closing open connections", NULL);
             break;
         }

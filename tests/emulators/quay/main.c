@@ -1,0 +1,91 @@
+/* main.c — the Quay emulator: configuration, route tables, serve.
+ *
+ * Env: QUAY_EMU_LISTEN (host:port, default 127.0.0.1:0), QUAY_EMU_TOKEN_KEY (path of the PEM
+ * private key that signs registry tokens, EC P-256 or RSA; the registry's rootcertbundle
+ * holds its certificate), QUAY_EMU_ISSUER (JWT iss, default "quay"), QUAY_EMU_SERVICE (the
+ * registry's service name = JWT aud, default "quay.io"), QUAY_EMU_FIXTURE (JSON accounts),
+ * QUAY_EMU_TOKEN_TTL (seconds, default 3600 as quay.io), QUAY_EMU_LOG_LEVEL (default info).
+ * The routes are one table per part, in order: the shared /_emulator/ controls, the account
+ * controls, the token server, and last a 404 fallback so unknown calls are counted too. The
+ * REST API v1 and App Registry parts will add their tables before the fallback. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "emu.h"
+#include "quay_emu.h"
+#include "shared/common.h"
+#include "shared/config.h"
+#include "shared/log.h"
+
+static void h_not_found(qs_req *r, void *ctx) {
+    QS_UNUSED(ctx);
+    if (emu_check(r))
+        return;
+    quay_v2_error(r, 404, "NOT_FOUND", "not found");
+}
+
+static const qs_route fallback_routes[] = {
+    {"*", "/{rest*}", h_not_found, NULL, 0},
+};
+
+static size_t fallback_table(const qs_route **out) {
+    *out = fallback_routes;
+    return QS_ARRAY_LEN(fallback_routes);
+}
+
+static size_t (*const tables[])(const qs_route **) = {
+    emu_control_routes, quay_accounts_routes, quay_tokens_routes,
+    fallback_table, /* last: catches everything unknown */
+};
+
+/* Read the settings; NULL signer on error (already logged). */
+static qs_jwt_signer *configure(qs_conf *c, const char **listen) {
+    *listen = qs_conf_str(c, "QUAY_EMU_LISTEN", "127.0.0.1:0");
+    const char *key = qs_conf_required(c, "QUAY_EMU_TOKEN_KEY");
+    quay_token_cfg tc = {NULL, qs_conf_str(c, "QUAY_EMU_ISSUER", "quay"),
+                         qs_conf_str(c, "QUAY_EMU_SERVICE", "quay.io"),
+                         qs_conf_int(c, "QUAY_EMU_TOKEN_TTL", 3600, 60, 86400 * 365)};
+    char err[512] = "";
+    json_t *fixture = emu_load_fixture(qs_conf_str(c, "QUAY_EMU_FIXTURE", NULL), err, sizeof err);
+    if (!fixture || quay_accounts_load(fixture, err, sizeof err) != 0)
+        qs_conf_error(c, "QUAY_EMU_FIXTURE: %s", err);
+    json_decref(fixture);
+    if (key && !(tc.signer = qs_jwt_signer_load(key, err, sizeof err)))
+        qs_conf_error(c, "QUAY_EMU_TOKEN_KEY: %s", err);
+    if (qs_conf_check(c) != 0) {
+        qs_jwt_signer_free(tc.signer);
+        return NULL;
+    }
+    quay_tokens_init(&tc);
+    return tc.signer;
+}
+
+int main(void) {
+    qs_signals_init();
+    qs_log_level level = QS_LOG_INFO;
+    const char *lv = getenv("QUAY_EMU_LOG_LEVEL");
+    if (lv && *lv)
+        qs_log_level_parse(lv, &level);
+    qs_log_init("quay-emulator", level);
+
+    qs_conf *c = qs_conf_new();
+    const char *listen = NULL;
+    qs_jwt_signer *signer = configure(c, &listen);
+    if (!signer) {
+        qs_conf_free(c);
+        return 2;
+    }
+    qs_route *routes = NULL;
+    size_t nroutes = 0;
+    for (size_t i = 0; i < QS_ARRAY_LEN(tables); i++) {
+        const qs_route *t;
+        size_t n = tables[i](&t);
+        if (emu_routes_append(&routes, &nroutes, t, n) != 0)
+            return 1;
+    }
+    int rc = emu_serve("quay-emulator", listen, routes, nroutes, qs_error_format_registry);
+    free(routes);
+    qs_jwt_signer_free(signer);
+    qs_conf_free(c);
+    return rc;
+}
