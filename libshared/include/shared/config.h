@@ -55,11 +55,13 @@ typedef struct qs_secret qs_secret;
 /** A secret held in the file at `path` (the file need not exist yet). NULL on ENOMEM. */
 qs_secret *qs_secret_new(const char *path);
 void qs_secret_free(qs_secret *s);
-/** The current value, re-read if the file changed: a malloc'd, trimmed, NUL-terminated copy
- *  in *out (release with qs_secret_release). Returns 0, QS_ENOTFOUND (missing/unreadable;
- *  the last good value is kept and returned if there was one... see below) or QS_EINVAL
- *  (empty file). If the file vanishes after a successful read, the last value is returned
- *  with 0, so a Secret being swapped (remove + create) never causes an outage. */
+/** The current value, re-read when the file's identity (device, inode, size, mtime) changed:
+ *  a malloc'd, trimmed, NUL-terminated copy in *out (release with qs_secret_release).
+ *  Returns 0; QS_ENOTFOUND when the file is missing or unreadable and no value was ever
+ *  read; QS_EINVAL when the file holds only whitespace (it is re-read at the next call).
+ *  Once a value has been read, a missing or unreadable file returns that last good value
+ *  with 0, so a Secret being swapped (remove + create) never causes an outage. *out is
+ *  NULL whenever the result is not 0. */
 int qs_secret_get(qs_secret *s, char **out);
 /** Did the value change since the previous qs_secret_get/qs_secret_changed call? (Polls.) */
 bool qs_secret_changed(qs_secret *s);
@@ -73,8 +75,8 @@ int qs_read_file(const char *path, size_t max, bool trim, char **out, size_t *le
 
 /* ---- YAML ---- */
 /** Parse YAML text (the first document) into a jansson value (*out, caller decrefs). On error
- *  returns QS_EINVAL and writes "line L, column C: what" into err. `max_depth` bounds nesting
- *  (0 = 64). A gzip-compressed input (magic 1f 8b) is inflated first, up to 64 MiB. */
+ *  returns QS_EINVAL and writes "line L, column C: what" into err. Nesting is bounded
+ *  (64 levels). A gzip-compressed input (magic 1f 8b) is inflated first, up to 64 MiB. */
 int qs_yaml_parse(const char *text, size_t len, json_t **out, char *err, size_t errlen);
 /** Read and parse a YAML file as qs_yaml_parse (file ≤ 16 MiB). */
 int qs_yaml_load_file(const char *path, json_t **out, char *err, size_t errlen);
