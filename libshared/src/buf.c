@@ -77,8 +77,12 @@ void qs_buf_free(qs_buf *b) {
 }
 
 char *qs_buf_steal(qs_buf *b) {
-    if (!b->data && qs_buf_reserve(b, 0) != QS_OK)
-        return NULL;
+    if (!b->data) {
+        b->data = calloc(1, 1);
+        if (!b->data)
+            return NULL;
+        b->cap = 1;
+    }
     b->data[b->len] = '\0';
     char *p = b->data;
     b->data = NULL;

@@ -615,7 +615,8 @@ static int open_listener(const char *addr, unsigned *bound_port, char *err, size
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int gai = getaddrinfo(host[0] && strcmp(host, "0.0.0.0") ? host : "0.0.0.0", port, &hints, &res);
+    const char *node = host[0] ? host : "0.0.0.0";
+    int gai = getaddrinfo(node, port, &hints, &res);
     if (gai != 0) {
         snprintf(err, errlen, "cannot resolve listen address %s: %s", addr, gai_strerror(gai));
         return -1;
@@ -633,8 +634,13 @@ static int open_listener(const char *addr, unsigned *bound_port, char *err, size
     }
     freeaddrinfo(res);
     struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
     socklen_t sl = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        snprintf(err, errlen, "cannot read the bound address: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
     *bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                  : ((struct sockaddr_in *)&ss)->sin_port);
     return fd;

@@ -69,7 +69,7 @@ static void emit(qs_log_level level, const char *msg, json_t *fields) {
     json_object_set_new(o, "msg", json_string(msg ? msg : ""));
     if (request_id[0])
         json_object_set_new(o, "request_id", json_string(request_id));
-    if (fields && json_is_object(fields))
+    if (json_is_object(fields))
         json_object_update_missing(o, fields);
     char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     json_decref(o);

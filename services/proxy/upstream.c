@@ -275,7 +275,7 @@ void proxy_upstream_free(proxy_upstream *u) {
     if (!u)
         return;
     proxy_upstream_stop(u);
-    for (size_t i = 0; i < u->ntokens; i++)
+    for (size_t i = 0; u->tokens && i < u->ntokens; i++)
         if (u->tokens[i].token) {
             memset(u->tokens[i].token, 0, strlen(u->tokens[i].token));
             free(u->tokens[i].token);

@@ -119,6 +119,9 @@ int64_t qs_http_stream_length(const qs_http_stream *s);
 /** Read the next piece of the body: > 0 bytes, 0 at the end, < 0 on transport error. Blocks
  *  until data arrives. Memory used by a stream is bounded (about 1 MiB) whatever the body. */
 ssize_t qs_http_stream_read(qs_http_stream *s, char *buf, size_t max);
+/** Body bytes received but not yet read, held in the stream's memory (diagnostics and tests:
+ *  stays below about 768 KiB because the transfer pauses when the reader falls behind). */
+size_t qs_http_stream_buffered(const qs_http_stream *s);
 /** Text of the last transport error of the stream ("" if none). */
 const char *qs_http_stream_error(const qs_http_stream *s);
 /** Close (abandoning whatever is unread) and free. NULL is fine. */
