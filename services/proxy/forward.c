@@ -87,13 +87,18 @@ void proxy_forward_free(proxy_forward *f) { free(f); }
 /* ---- building the upstream request ---- */
 
 typedef struct {
-    const char **lines; /* "Name: value" */
+    const char **lines; /* "Name: value", NULL-terminated */
     size_t n;
-    char *store[QS_ARRAY_LEN(pass_request) + 4];
+    char **store;
     size_t nstore;
+    size_t cap;
 } header_list;
 
+#define MAX_FORWARDED_HEADERS 64 /* request header lines passed upstream, at most */
+
 static void add_header(header_list *h, const char *name, const char *value) {
+    if (h->n + 1 >= h->cap)
+        return;
     size_t len = strlen(name) + strlen(value) + 3;
     char *line = malloc(len);
     if (!line)
@@ -104,12 +109,17 @@ static void add_header(header_list *h, const char *name, const char *value) {
     h->lines[h->n] = NULL;
 }
 
+/* Every occurrence of a pass-through header is forwarded: clients such as skopeo send one
+ * Accept line per media type, and the registry must see all of them. */
+static int pass_one(void *ctx, const char *name, const char *value) {
+    for (size_t i = 0; i < QS_ARRAY_LEN(pass_request); i++)
+        if (strcasecmp(name, pass_request[i]) == 0)
+            add_header(ctx, pass_request[i], value);
+    return 0;
+}
+
 static void build_headers(proxy_forward *f, qs_req *req, const char *authz, header_list *h) {
-    for (size_t i = 0; i < QS_ARRAY_LEN(pass_request); i++) {
-        const char *v = qs_req_header(req, pass_request[i]);
-        if (v)
-            add_header(h, pass_request[i], v);
-    }
+    qs_req_each_header(req, pass_one, h);
     if (authz)
         add_header(h, "Authorization", authz);
     add_header(h, "X-Forwarded-For", qs_req_remote(req));
@@ -131,8 +141,9 @@ static int open_upstream(proxy_forward *f, qs_req *req, const proxy_path *path, 
         snprintf(err, errlen, "the proxy holds no valid upstream credentials");
         return QS_EUNAVAIL;
     }
-    const char *lines[QS_ARRAY_LEN(pass_request) + 5] = {0};
-    header_list h = {.lines = lines};
+    const char *lines[MAX_FORWARDED_HEADERS + 1] = {0};
+    char *store[MAX_FORWARDED_HEADERS];
+    header_list h = {.lines = lines, .store = store, .cap = MAX_FORWARDED_HEADERS};
     build_headers(f, req, authz, &h);
     if (authz) {
         memset(authz, 0, strlen(authz));

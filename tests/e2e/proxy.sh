@@ -72,6 +72,14 @@ tests/tools/push-image.sh "$IMG" "docker://$QS_REG_TOKEN/other/repo:$TAG" \
 MANIFEST_DIGEST=$("${SKOPEO[@]}" inspect --tls-verify=false --creds "$QS_PUSHER_USER:$QS_PUSHER_PASS" \
     --format '{{.Digest}}' "docker://$QS_REG_TOKEN/$REPO:$TAG")
 
+MULTI=$E2E_TMP/multi
+tests/tools/mkimage.sh "$MULTI" --layers 1 --size 256K --seed proxy-e2e-multi \
+    --platforms linux/amd64,linux/arm64 >/dev/null
+tests/tools/push-image.sh "$MULTI" "docker://$QS_REG_TOKEN/$REPO:multi" \
+    --dest-creds "$QS_PUSHER_USER:$QS_PUSHER_PASS"
+MULTI_DIGEST=$("${SKOPEO[@]}" inspect --raw --tls-verify=false --creds "$QS_PUSHER_USER:$QS_PUSHER_PASS" \
+    "docker://$QS_REG_TOKEN/$REPO:multi" | sha256sum | cut -d' ' -f1)
+
 BIG=$E2E_TMP/big
 tests/tools/mkimage.sh "$BIG" --layers 1 --size 64M --seed proxy-e2e-big >/dev/null
 tests/tools/push-image.sh "$BIG" "docker://$QS_REG_TOKEN/$REPO:big" \
@@ -124,6 +132,12 @@ expect_eq "digest through the proxy equals the upstream's" "$MANIFEST_DIGEST" "$
 check "skopeo copies the image through the proxy (blobs verified)" \
     "${SKOPEO[@]}" copy --src-tls-verify=false --src-creds "alice:$QS_TOKEN_ALICE" \
     "docker://$MAIN_HOST/$REPO:$TAG" "dir:$E2E_TMP/pulled"
+got=$("${SKOPEO[@]}" inspect --raw --tls-verify=false --creds "alice:$QS_TOKEN_ALICE" \
+    "docker://$MAIN_HOST/$REPO:multi" 2>&1 | sha256sum | cut -d' ' -f1)
+expect_eq "a multi-platform index passes byte for byte (every Accept line forwarded)" "$MULTI_DIGEST" "$got"
+check "skopeo copies every platform of an index through the proxy" \
+    "${SKOPEO[@]}" copy --all --src-tls-verify=false --src-creds "alice:$QS_TOKEN_ALICE" \
+    "docker://$MAIN_HOST/$REPO:multi" "oci:$E2E_TMP/pulled-multi:multi"
 check "skopeo pulls with the robot's own credentials" \
     "${SKOPEO[@]}" inspect --tls-verify=false --creds "$QS_ROBOT_USER:$QS_ROBOT_PASS" "docker://$MAIN_HOST/$REPO:$TAG"
 if "${SKOPEO[@]}" inspect --tls-verify=false --creds "bob:$QS_TOKEN_BOB" "docker://$MAIN_HOST/$REPO:$TAG" \
