@@ -47,7 +47,7 @@ TOOL_BINS := $(TOOLS:%=$(B)/bin/%)
 UNIT_BINS := $(UNIT:%=$(B)/tests/%)
 ITEST_BINS:= $(ITEST:%=$(B)/tests/%)
 
-.PHONY: all deps test test-unit test-integration test-e2e asan run stop bench format lint check-static clean
+.PHONY: all deps test test-unit test-integration test-e2e asan valgrind run stop bench format lint check-static clean
 all: $(LIB) $(SVC_BINS) $(EMU_BINS) $(TOOL_BINS) $(UNIT_BINS) $(ITEST_BINS)
 
 $(B)/obj/%.o: %.c
@@ -101,6 +101,10 @@ test-unit: all
 
 asan:
 	@tests/run.sh --variant asan
+
+# Unit tests under valgrind memcheck (definite leaks and memory errors fail).
+valgrind: all
+	@scripts/valgrind.sh $(UNIT_BINS)
 
 run: deps all
 	@tests/stack/run-demo.sh

@@ -389,10 +389,13 @@ static bool same_identity(const qs_secret *s, const struct stat *st) {
 /* Bring s->value up to date with the file. Called with s->mu held. Returns 0 when s->value
  * is usable, QS_ENOTFOUND / QS_EINVAL otherwise. */
 static int secret_refresh(qs_secret *s) {
+    struct stat st;
+    /* Hot path: one stat(2) tells that nothing changed (secrets are read per request). */
+    if (s->value && stat(s->path, &st) == 0 && same_identity(s, &st))
+        return QS_OK;
     int fd = open(s->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return s->value ? QS_OK : QS_ENOTFOUND;
-    struct stat st;
     if (fstat(fd, &st) != 0 || same_identity(s, &st)) {
         close(fd);
         return s->value ? QS_OK : QS_ENOTFOUND;

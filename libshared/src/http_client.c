@@ -43,12 +43,21 @@
 #define STREAM_BUFSIZE (256L * 1024L) /* curl receive buffer for streams */
 #define POLL_MS 1000                  /* upper bound of one curl_multi_poll wait */
 
+#define MULTI_POOL_MAX 64 /* idle multi handles kept for reuse by streams */
+#define POOL_MAXCONNECTS 256L /* idle connections the shared cache may keep */
+
 struct qs_http {
     qs_http_opts o;
     char *ca_file;
     char *user_agent;
     CURLSH *share;
     pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+    /* Streams borrow multi handles from this pool: creating one costs a socketpair and
+     * signal juggling, and a fresh multi would cap the shared connection cache at 4 × its
+     * handles (curl's default MAXCONNECTS), closing pooled connections under load. */
+    pthread_mutex_t pool_mu;
+    CURLM *pool[MULTI_POOL_MAX];
+    size_t npool;
 };
 
 /* Headers of the response being received; reset by each status line. */
@@ -118,6 +127,7 @@ qs_http *qs_http_new(const qs_http_opts *opts) {
     h->o.user_agent = h->user_agent;
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&h->locks[i], NULL);
+    pthread_mutex_init(&h->pool_mu, NULL);
     h->share = curl_share_init();
     if (!h->user_agent || (opts && opts->ca_file && !h->ca_file) || !h->share) {
         qs_http_free(h);
@@ -135,9 +145,35 @@ qs_http *qs_http_new(const qs_http_opts *opts) {
     return h;
 }
 
+static CURLM *multi_get(qs_http *h) {
+    pthread_mutex_lock(&h->pool_mu);
+    CURLM *m = h->npool ? h->pool[--h->npool] : NULL;
+    pthread_mutex_unlock(&h->pool_mu);
+    if (!m) {
+        m = curl_multi_init();
+        if (m)
+            curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, POOL_MAXCONNECTS);
+    }
+    return m;
+}
+
+static void multi_put(qs_http *h, CURLM *m) {
+    pthread_mutex_lock(&h->pool_mu);
+    if (h->npool < MULTI_POOL_MAX) {
+        h->pool[h->npool++] = m;
+        m = NULL;
+    }
+    pthread_mutex_unlock(&h->pool_mu);
+    if (m)
+        curl_multi_cleanup(m);
+}
+
 void qs_http_free(qs_http *h) {
     if (!h)
         return;
+    for (size_t i = 0; i < h->npool; i++)
+        curl_multi_cleanup(h->pool[i]);
+    pthread_mutex_destroy(&h->pool_mu);
     if (h->share)
         curl_share_cleanup(h->share);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
@@ -399,6 +435,7 @@ static CURL *easy_new(qs_http *h, const qs_http_req *req, long timeout_ms, hdrli
     curl_easy_setopt(e, CURLOPT_URL, req->url);
     curl_easy_setopt(e, CURLOPT_SHARE, h->share);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXCONNECTS, POOL_MAXCONNECTS);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, *hdrs);
     curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent);
@@ -604,6 +641,7 @@ void qs_http_resp_free(qs_http_resp *resp) {
 /* ------------------------------------------------------------------ streams */
 
 struct qs_http_stream {
+    qs_http *h;
     CURLM *multi;
     CURL *easy;
     struct curl_slist *hdrs;
@@ -696,7 +734,7 @@ void qs_http_stream_close(qs_http_stream *s) {
     if (s->easy)
         curl_easy_cleanup(s->easy);
     if (s->multi)
-        curl_multi_cleanup(s->multi);
+        multi_put(s->h, s->multi);
     curl_slist_free_all(s->hdrs);
     hdrlist_free(&s->hl);
     free(s->stash);
@@ -707,10 +745,11 @@ static qs_http_stream *stream_start(qs_http *h, const qs_http_req *req) {
     qs_http_stream *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
+    s->h = h;
     s->req = *req;
     long tmo = req->timeout_ms > 0 ? req->timeout_ms : 0; /* streams: no overall limit by default */
     s->easy = easy_new(h, &s->req, tmo, &s->hl, s->errbuf, &s->hdrs);
-    s->multi = curl_multi_init();
+    s->multi = multi_get(h);
     if (!s->easy || !s->multi) {
         qs_http_stream_close(s);
         return NULL;
@@ -719,7 +758,7 @@ static qs_http_stream *stream_start(qs_http *h, const qs_http_req *req) {
     curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(s->easy, CURLOPT_BUFFERSIZE, STREAM_BUFSIZE);
     if (curl_multi_add_handle(s->multi, s->easy) != CURLM_OK) {
-        curl_multi_cleanup(s->multi);
+        multi_put(h, s->multi);
         s->multi = NULL;
         qs_http_stream_close(s);
         return NULL;

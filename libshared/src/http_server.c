@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -428,13 +429,10 @@ static void set_request_id(qs_req *r) {
     }
     static const char hex[] = "0123456789abcdef";
     unsigned char rnd[8];
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (!f || fread(rnd, 1, sizeof rnd, f) != sizeof rnd) {
+    if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
         unsigned long x = (unsigned long)r ^ (unsigned long)time(NULL);
         memcpy(rnd, &x, sizeof rnd < sizeof x ? sizeof rnd : sizeof x);
     }
-    if (f)
-        fclose(f);
     for (size_t i = 0; i < sizeof rnd; i++) {
         r->id[2 * i] = hex[rnd[i] >> 4];
         r->id[2 * i + 1] = hex[rnd[i] & 15];

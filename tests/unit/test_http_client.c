@@ -582,6 +582,48 @@ Test(http, threads_share_pool) {
     qs_http_free(h);
 }
 
+static void *thread_streams(void *p) {
+    thread_arg *a = p;
+    qs_http_req req = QS_HTTP_REQ_INIT;
+    req.url = url_buf_;
+    for (int i = 0; i < 25; i++) {
+        qs_http_stream *st = NULL;
+        char err[128], buf[64];
+        if (qs_http_stream_open(a->h, &req, &st, err, sizeof err) == 0 &&
+            qs_http_stream_status(st) == 200) {
+            ssize_t n, total = 0;
+            while ((n = qs_http_stream_read(st, buf, sizeof buf)) > 0)
+                total += n;
+            if (n == 0 && total == 11)
+                a->ok++;
+        }
+        qs_http_stream_close(st);
+    }
+    return NULL;
+}
+
+/* Concurrent streams must share the pool: each stream has its own multi handle, and curl
+ * would otherwise prune the shared cache to 4 × one handle's worth of connections, so most
+ * requests under load would open a new connection. */
+Test(http, concurrent_streams_reuse_connections) {
+    qs_http *h = client(1, 5);
+    url("/ok");
+    enum { N = 12 };
+    pthread_t t[N];
+    thread_arg a[N];
+    for (int i = 0; i < N; i++) {
+        a[i] = (thread_arg){h, 0};
+        pthread_create(&t[i], NULL, thread_streams, &a[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        cr_assert_eq(a[i].ok, 25);
+    }
+    cr_assert_leq(conns_, N, "%d streams from %d threads used %d connections", N * 25, N,
+                  (int)conns_);
+    qs_http_free(h);
+}
+
 /* ------------------------------------------------------------------ interim responses (raw socket)
  */
 

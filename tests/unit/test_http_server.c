@@ -70,8 +70,10 @@ static void h_stream(qs_req *r, void *ctx) {
     qs_respond_stream(r, 200, (int64_t)g->left, gen_read, g, gen_done);
 }
 
+static int slow_entered;
 static void h_slow(qs_req *r, void *ctx) {
     (void)ctx;
+    __atomic_store_n(&slow_entered, 1, __ATOMIC_SEQ_CST);
     usleep(400 * 1000);
     qs_respond(r, 200, "text/plain", "slow", 4);
 }
@@ -321,8 +323,10 @@ Test(http_server, graceful_stop_finishes_in_flight_request) {
     result r;
     pthread_t t;
     pthread_create(&t, NULL, slow_call, &r);
-    usleep(150 * 1000);
-    qs_server_stop(srv, 5);
+    for (int i = 0; i < 1000 && !__atomic_load_n(&slow_entered, __ATOMIC_SEQ_CST); i++)
+        usleep(10 * 1000); /* until the request is in flight (slow under valgrind) */
+    cr_assert(__atomic_load_n(&slow_entered, __ATOMIC_SEQ_CST), "the slow request never arrived");
+    qs_server_stop(srv, 30);
     pthread_join(t, NULL);
     cr_assert_eq(r.status, 200);
     cr_assert_str_eq(qs_buf_str(&r.body), "slow");
