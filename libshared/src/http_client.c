@@ -40,7 +40,7 @@
 #endif
 
 #define STASH_MAX (512u * 1024u)      /* pause the transfer beyond this much unread body */
-#define STREAM_BUFSIZE (256L * 1024L) /* curl receive buffer for streams */
+#define STREAM_BUFSIZE (512L * 1024L) /* curl receive buffer for streams */
 #define POLL_MS 1000                  /* upper bound of one curl_multi_poll wait */
 
 #define MULTI_POOL_MAX 64 /* idle multi handles kept for reuse by streams */
