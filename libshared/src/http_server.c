@@ -96,7 +96,8 @@ static void json_error_into(qs_buf *out, json_t *o) {
     free(s);
 }
 
-const char *qs_error_format_default(int status, const char *code, const char *message, qs_buf *out) {
+const char *qs_error_format_default(int status, const char *code, const char *message,
+                                    qs_buf *out) {
     json_t *o = json_object();
     json_object_set_new(o, "status", json_integer(status));
     json_object_set_new(o, "error", json_string(code ? code : "error"));
@@ -105,7 +106,8 @@ const char *qs_error_format_default(int status, const char *code, const char *me
     return "application/json";
 }
 
-const char *qs_error_format_registry(int status, const char *code, const char *message, qs_buf *out) {
+const char *qs_error_format_registry(int status, const char *code, const char *message,
+                                     qs_buf *out) {
     QS_UNUSED(status);
     char upper[64];
     size_t i = 0;
@@ -184,8 +186,8 @@ void qs_respond_error(qs_req *r, int status, const char *code, const char *fmt, 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     qs_buf out = QS_BUF_INIT;
-    qs_error_formatter f = r->srv->opts.error_formatter ? r->srv->opts.error_formatter
-                                                        : qs_error_format_default;
+    qs_error_formatter f =
+        r->srv->opts.error_formatter ? r->srv->opts.error_formatter : qs_error_format_default;
     const char *ct = f(status, code, msg, &out);
     qs_buf_puts(&out, "\n");
     qs_respond(r, status, ct, out.data, out.len);
@@ -410,8 +412,9 @@ static void h_readyz(qs_req *r, void *ctx) {
     if (ok)
         qs_respond_json(r, 200, json_pack("{s:s}", "status", "ready"));
     else
-        qs_respond_json(r, 503, json_pack("{s:s,s:s}", "status", "not_ready", "reason",
-                                          why.len ? why.data : "not ready"));
+        qs_respond_json(r, 503,
+                        json_pack("{s:s,s:s}", "status", "not_ready", "reason",
+                                  why.len ? why.data : "not ready"));
     qs_buf_free(&why);
 }
 
@@ -428,9 +431,10 @@ static void h_metrics(qs_req *r, void *ctx) {
 static void set_request_id(qs_req *r) {
     const char *given = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Request-Id");
     size_t n = given ? strlen(given) : 0;
-    bool sane = n > 0 && n < sizeof r->id && strspn(given, "abcdefghijklmnopqrstuvwxyz"
-                                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                           "0123456789-_.") == n;
+    bool sane = n > 0 && n < sizeof r->id &&
+                strspn(given, "abcdefghijklmnopqrstuvwxyz"
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "0123456789-_.") == n;
     if (sane) {
         memcpy(r->id, given, n + 1);
         return;
@@ -546,7 +550,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     struct timespec end;
     clock_gettime(CLOCK_MONOTONIC, &end);
-    double secs = (double)(end.tv_sec - r->start.tv_sec) + (double)(end.tv_nsec - r->start.tv_nsec) / 1e9;
+    double secs =
+        (double)(end.tv_sec - r->start.tv_sec) + (double)(end.tv_nsec - r->start.tv_nsec) / 1e9;
     if (r->method) {
         char status[8];
         snprintf(status, sizeof status, "%d", r->status ? r->status : 499);
@@ -707,11 +712,12 @@ qs_server *qs_server_new(const qs_server_opts *opts, const qs_route *routes, siz
             return NULL;
         }
     }
-    s->m_requests = qs_counter("http_requests_total", "HTTP requests answered, by route, method and status.",
-                               "route,method,status");
-    s->m_duration = qs_histogram("http_request_duration_seconds",
-                                 "Time from request start to the last byte of the response.",
-                                 "route", NULL, 0);
+    s->m_requests =
+        qs_counter("http_requests_total", "HTTP requests answered, by route, method and status.",
+                   "route,method,status");
+    s->m_duration =
+        qs_histogram("http_request_duration_seconds",
+                     "Time from request start to the last byte of the response.", "route", NULL, 0);
     return s;
 }
 
@@ -719,8 +725,8 @@ int qs_server_start(qs_server *s, char *err, size_t errlen) {
     s->listen_fd = open_listener(s->listen_addr, &s->port, err, errlen);
     if (s->listen_fd < 0)
         return QS_EUNAVAIL;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_USE_POLL;
     if (s->tls_cert) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
             snprintf(err, errlen, "this libmicrohttpd was built without TLS");

@@ -34,8 +34,11 @@ int qs_log_level_parse(const char *s, qs_log_level *out) {
     static const struct {
         const char *name;
         qs_log_level level;
-    } table[] = {{"debug", QS_LOG_DEBUG}, {"info", QS_LOG_INFO},   {"warn", QS_LOG_WARN},
-                 {"warning", QS_LOG_WARN}, {"error", QS_LOG_ERROR}};
+    } table[] = {{"debug", QS_LOG_DEBUG},
+                 {"info", QS_LOG_INFO},
+                 {"warn", QS_LOG_WARN},
+                 {"warning", QS_LOG_WARN},
+                 {"error", QS_LOG_ERROR}};
     for (size_t i = 0; s && i < QS_ARRAY_LEN(table); i++) {
         if (strcasecmp(s, table[i].name) == 0) {
             *out = table[i].level;

@@ -15,12 +15,10 @@
 static const struct {
     const char *marker; /* segment after the repository name */
     proxy_path_kind kind;
-    bool exact_end;     /* nothing may follow the marker */
+    bool exact_end; /* nothing may follow the marker */
 } markers[] = {
-    {"/blobs/uploads", PROXY_PATH_UPLOAD, false},
-    {"/manifests/", PROXY_PATH_MANIFEST, false},
-    {"/blobs/", PROXY_PATH_BLOB, false},
-    {"/tags/list", PROXY_PATH_TAGS, true},
+    {"/blobs/uploads", PROXY_PATH_UPLOAD, false}, {"/manifests/", PROXY_PATH_MANIFEST, false},
+    {"/blobs/", PROXY_PATH_BLOB, false},          {"/tags/list", PROXY_PATH_TAGS, true},
     {"/referrers/", PROXY_PATH_REFERRERS, false},
 };
 

@@ -28,13 +28,13 @@ const char *proxy_path_kind_name(proxy_path_kind kind);
 
 typedef enum {
     PROXY_ALLOW = 0,
-    PROXY_DENY_METHOD,  /* 405: only GET and HEAD */
-    PROXY_DENY_REPO,    /* 403: repository not in the allowed list */
-    PROXY_DENY_PATH     /* 404: not a registry pull path */
+    PROXY_DENY_METHOD, /* 405: only GET and HEAD */
+    PROXY_DENY_REPO,   /* 403: repository not in the allowed list */
+    PROXY_DENY_PATH    /* 404: not a registry pull path */
 } proxy_decision;
 
 /** Decide for an authenticated request: method, classified path, allowed repositories. */
-proxy_decision proxy_access_decide(const char *method, const proxy_path *p,
-                                   char *const *repos, size_t nrepos);
+proxy_decision proxy_access_decide(const char *method, const proxy_path *p, char *const *repos,
+                                   size_t nrepos);
 
 #endif

@@ -57,12 +57,12 @@ proxy_authn *proxy_authn_new(const proxy_config *cfg, qs_kube *kube) {
     a->robot_pass = qs_secret_new(cfg->robot_password_file);
     a->token_key = qs_secret_new(cfg->token_secret_file);
     a->reviews = qs_ttl_cache_new(10000);
-    a->m_decisions = qs_counter("proxy_auth_decisions_total",
-                                "Authentication decisions, by credential kind and result.",
-                                "via,result");
-    a->m_reviews = qs_counter("proxy_token_reviews_total",
-                              "Cluster token reviews, by outcome (cache hits included).",
-                              "outcome");
+    a->m_decisions =
+        qs_counter("proxy_auth_decisions_total",
+                   "Authentication decisions, by credential kind and result.", "via,result");
+    a->m_reviews =
+        qs_counter("proxy_token_reviews_total",
+                   "Cluster token reviews, by outcome (cache hits included).", "outcome");
     if (!a->robot_user || !a->robot_pass || !a->token_key || !a->reviews) {
         proxy_authn_free(a);
         return NULL;
@@ -125,7 +125,8 @@ int proxy_authn_issue(proxy_authn *a, const char *subject, authn_grant *grant) {
 }
 
 /* Ask the cluster whether `token` may pull. AUTHN_OK / AUTHN_DENIED / AUTHN_UNAVAILABLE. */
-static authn_result review_with_cluster(proxy_authn *a, const char *token, char *who, size_t wholen) {
+static authn_result review_with_cluster(proxy_authn *a, const char *token, char *who,
+                                        size_t wholen) {
     if (!a->kube)
         return AUTHN_UNAVAILABLE;
     qs_token_review tr = {0};
@@ -171,7 +172,10 @@ static authn_result review(proxy_authn *a, const char *token, char *who, size_t 
     }
     who[0] = '\0';
     authn_result r = review_with_cluster(a, token, who, wholen);
-    qs_metric_add(a->m_reviews, 1, r == AUTHN_OK ? "allowed" : r == AUTHN_DENIED ? "denied" : "unavailable");
+    qs_metric_add(a->m_reviews, 1,
+                  r == AUTHN_OK       ? "allowed"
+                  : r == AUTHN_DENIED ? "denied"
+                                      : "unavailable");
     if ((r == AUTHN_OK || r == AUTHN_DENIED) && a->cfg->token_review_ttl > 0) {
         char val[300];
         snprintf(val, sizeof val, "%s%s", r == AUTHN_OK ? "allow:" : "deny:", who);
@@ -204,7 +208,10 @@ authn_result proxy_authn_login(proxy_authn *a, const char *authorization, authn_
     if (r == AUTHN_OK && proxy_authn_issue(a, who, grant) != QS_OK)
         r = AUTHN_INTERNAL;
     qs_log(r == AUTHN_OK ? QS_LOG_INFO : QS_LOG_WARN, "login", "user", who, "via", grant->via,
-           "result", r == AUTHN_OK ? "granted" : r == AUTHN_UNAVAILABLE ? "cluster unavailable" : "denied",
+           "result",
+           r == AUTHN_OK            ? "granted"
+           : r == AUTHN_UNAVAILABLE ? "cluster unavailable"
+                                    : "denied",
            NULL);
     memset(pass, 0, strlen(pass));
     free(user);

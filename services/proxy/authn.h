@@ -18,10 +18,10 @@ typedef enum {
 } authn_result;
 
 typedef struct {
-    char *token;         /* the proxy's JWT (malloc'd) */
-    long expires_in;     /* seconds */
-    char issued_at[32];  /* RFC 3339 */
-    const char *via;     /* "robot" or "cluster" */
+    char *token;        /* the proxy's JWT (malloc'd) */
+    long expires_in;    /* seconds */
+    char issued_at[32]; /* RFC 3339 */
+    const char *via;    /* "robot" or "cluster" */
 } authn_grant;
 
 /** `kube` may be NULL (no cluster configured: cluster logins answer AUTHN_UNAVAILABLE). */

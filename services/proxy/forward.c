@@ -34,15 +34,24 @@ struct proxy_forward {
 
 /* Client request headers passed upstream. */
 static const char *const pass_request[] = {
-    "Accept", "Accept-Encoding", "Range", "If-Range", "If-None-Match", "If-Match",
-    "If-Modified-Since", "If-Unmodified-Since", "User-Agent", "X-Request-Id",
+    "Accept",
+    "Accept-Encoding",
+    "Range",
+    "If-Range",
+    "If-None-Match",
+    "If-Match",
+    "If-Modified-Since",
+    "If-Unmodified-Since",
+    "User-Agent",
+    "X-Request-Id",
 };
 
 /* Response headers never passed back (lower-case). */
 static const char *const drop_response[] = {
-    "connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
-    "proxy-authenticate", "proxy-authorization", "content-length", "set-cookie",
-    "www-authenticate", "date", "server",
+    "connection",     "keep-alive", "transfer-encoding",  "te",
+    "trailer",        "upgrade",    "proxy-authenticate", "proxy-authorization",
+    "content-length", "set-cookie", "www-authenticate",   "date",
+    "server",
 };
 
 bool proxy_forward_keep_response_header(const char *name) {
@@ -55,7 +64,8 @@ bool proxy_forward_keep_response_header(const char *name) {
 char *proxy_forward_rewrite_location(const char *location, const char *upstream_url,
                                      const char *exposed_scheme, const char *exposed_host) {
     size_t n = strlen(upstream_url);
-    if (strncasecmp(location, upstream_url, n) == 0 && (location[n] == '/' || location[n] == '\0')) {
+    if (strncasecmp(location, upstream_url, n) == 0 &&
+        (location[n] == '/' || location[n] == '\0')) {
         size_t len = strlen(exposed_scheme) + strlen(exposed_host) + strlen(location + n) + 4;
         char *out = malloc(len);
         if (out)
@@ -134,8 +144,8 @@ static void free_headers(header_list *h) {
 }
 
 /* Open the upstream stream with the robot's credentials. QS_OK with *out, or an error. */
-static int open_upstream(proxy_forward *f, qs_req *req, const proxy_path *path, qs_http_stream **out,
-                         char *err, size_t errlen) {
+static int open_upstream(proxy_forward *f, qs_req *req, const proxy_path *path,
+                         qs_http_stream **out, char *err, size_t errlen) {
     char *authz = NULL;
     if (proxy_upstream_authorization(f->up, path->repo, &authz) != QS_OK) {
         snprintf(err, errlen, "the proxy holds no valid upstream credentials");
@@ -200,8 +210,8 @@ static void copy_headers(proxy_forward *f, qs_req *req, qs_http_stream *s) {
         if (!proxy_forward_keep_response_header(hs[i].name))
             continue;
         if (strcasecmp(hs[i].name, "Location") == 0) {
-            char *loc = proxy_forward_rewrite_location(hs[i].value, f->cfg->upstream_url,
-                                                       f->cfg->exposed_scheme, f->cfg->exposed_host);
+            char *loc = proxy_forward_rewrite_location(
+                hs[i].value, f->cfg->upstream_url, f->cfg->exposed_scheme, f->cfg->exposed_host);
             if (loc)
                 qs_resp_header(req, hs[i].name, loc);
             free(loc);
@@ -233,7 +243,8 @@ void proxy_forward_request(proxy_forward *f, qs_req *req, const proxy_path *path
         if (rc == QS_OK && qs_http_stream_status(s) == 401) {
             qs_http_stream_close(s);
             qs_log(QS_LOG_ERROR, "upstream refused the robot's credentials", NULL);
-            qs_respond_error(req, 502, "UNAVAILABLE", "the upstream registry refused the proxy's credentials");
+            qs_respond_error(req, 502, "UNAVAILABLE",
+                             "the upstream registry refused the proxy's credentials");
             return;
         }
     }

@@ -71,7 +71,8 @@ static void deny(qs_req *req, proxy_decision d, const proxy_path *p) {
         return;
     case PROXY_DENY_REPO:
         if (p->repo[0])
-            qs_respond_error(req, 403, "DENIED", "repository %s is not served by this proxy", p->repo);
+            qs_respond_error(req, 403, "DENIED", "repository %s is not served by this proxy",
+                             p->repo);
         else
             qs_respond_error(req, 403, "DENIED", "listing the catalog is not allowed");
         return;

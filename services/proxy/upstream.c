@@ -55,7 +55,7 @@ struct proxy_upstream {
     pthread_t thread;
     bool running;
     qs_auth_kind kind;
-    bool reachable;     /* did the last ping get an answer? */
+    bool reachable; /* did the last ping get an answer? */
     qs_metric *m_renewals;
 };
 
@@ -214,7 +214,9 @@ static void ping(proxy_upstream *u) {
         pthread_mutex_lock(&u->mu);
         if (u->kind != kind)
             qs_log(QS_LOG_INFO, "upstream authentication", "scheme",
-                   kind == QS_AUTH_BEARER ? "bearer" : kind == QS_AUTH_BASIC ? "basic" : "none",
+                   kind == QS_AUTH_BEARER  ? "bearer"
+                   : kind == QS_AUTH_BASIC ? "basic"
+                                           : "none",
                    NULL);
         u->kind = kind;
         u->reachable = true;

@@ -16,9 +16,9 @@ static unsigned port;
 
 static void h_echo_param(qs_req *r, void *ctx) {
     (void)ctx;
-    json_t *o = json_pack("{s:s?,s:s?,s:s?,s:s}", "ws", qs_req_param(r, "ws"), "rest",
-                          qs_req_param(r, "rest"), "q", qs_req_query(r, "q"), "raw",
-                          qs_req_raw_target(r));
+    json_t *o =
+        json_pack("{s:s?,s:s?,s:s?,s:s}", "ws", qs_req_param(r, "ws"), "rest",
+                  qs_req_param(r, "rest"), "q", qs_req_query(r, "q"), "raw", qs_req_raw_target(r));
     qs_respond_json(r, 200, o);
 }
 
@@ -178,7 +178,8 @@ Test(http_server, route_params_and_query) {
     json_t *j = body_json(&r);
     cr_assert_str_eq(json_string_value(json_object_get(j, "ws")), "team-a");
     cr_assert_str_eq(json_string_value(json_object_get(j, "q")), "x y");
-    cr_assert_str_eq(json_string_value(json_object_get(j, "raw")), "/api/v1/workspaces/team-a?q=x%20y");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "raw")),
+                     "/api/v1/workspaces/team-a?q=x%20y");
     json_decref(j);
     done(&r);
 }
@@ -276,7 +277,8 @@ Test(http_server, builtin_endpoints) {
     done(&r);
     r = call("GET", "/metrics", NULL, 0, NULL);
     cr_assert_eq(r.status, 200);
-    cr_assert(strstr(qs_buf_str(&r.body), "http_requests_total{route=\"/readyz\",method=\"GET\",status=\"503\"} 1"),
+    cr_assert(strstr(qs_buf_str(&r.body),
+                     "http_requests_total{route=\"/readyz\",method=\"GET\",status=\"503\"} 1"),
               "%s", qs_buf_str(&r.body));
     done(&r);
 }
@@ -297,7 +299,8 @@ Test(http_server, head_gets_length_without_body) {
     result r = call("HEAD", "/stream", NULL, 0, NULL);
     cr_assert_eq(r.status, 200);
     cr_assert_eq(r.body.len, 0);
-    cr_assert(strstr(qs_buf_str(&r.headers), "Content-Length: 3145728"), "%s", qs_buf_str(&r.headers));
+    cr_assert(strstr(qs_buf_str(&r.headers), "Content-Length: 3145728"), "%s",
+              qs_buf_str(&r.headers));
     done(&r);
 }
 

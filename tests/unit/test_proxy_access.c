@@ -36,7 +36,8 @@ Test(proxy_access, classifies_registry_paths) {
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
         proxy_path p;
         proxy_path_parse(paths[i].path, &p);
-        cr_expect_eq(p.kind, paths[i].kind, "%s: kind %d, want %d", paths[i].path, p.kind, paths[i].kind);
+        cr_expect_eq(p.kind, paths[i].kind, "%s: kind %d, want %d", paths[i].path, p.kind,
+                     paths[i].kind);
         cr_expect_str_eq(p.repo, paths[i].repo, "%s", paths[i].path);
     }
 }
@@ -67,10 +68,16 @@ Test(proxy_access, pull_only_and_allowed_repositories) {
 }
 
 Test(proxy_forward, response_headers_kept_and_dropped) {
-    const char *keep[] = {"Docker-Content-Digest", "Content-Type", "ETag", "Link", "Location",
-                          "Content-Range", "Accept-Ranges", "Docker-Distribution-Api-Version"};
-    const char *drop[] = {"Connection", "transfer-encoding", "Keep-Alive", "Content-Length",
-                          "Set-Cookie", "WWW-Authenticate", "Proxy-Authenticate", "Upgrade"};
+    const char *keep[] = {"Docker-Content-Digest",
+                          "Content-Type",
+                          "ETag",
+                          "Link",
+                          "Location",
+                          "Content-Range",
+                          "Accept-Ranges",
+                          "Docker-Distribution-Api-Version"};
+    const char *drop[] = {"Connection", "transfer-encoding", "Keep-Alive",         "Content-Length",
+                          "Set-Cookie", "WWW-Authenticate",  "Proxy-Authenticate", "Upgrade"};
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
         cr_expect(proxy_forward_keep_response_header(keep[i]), "%s should pass", keep[i]);
     for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
@@ -86,8 +93,8 @@ Test(proxy_forward, location_on_upstream_origin_is_rewritten) {
                                        "https://quay.io", "https", "proxy.example");
     cr_assert_str_eq(l, "https://cdn.quay.io/sha256/aa?signature=x");
     free(l);
-    l = proxy_forward_rewrite_location("https://quay.io.evil.example/x", "https://quay.io",
-                                       "https", "proxy.example");
+    l = proxy_forward_rewrite_location("https://quay.io.evil.example/x", "https://quay.io", "https",
+                                       "proxy.example");
     cr_assert_str_eq(l, "https://quay.io.evil.example/x");
     free(l);
     l = proxy_forward_rewrite_location("/v2/openshift/ci/tags/list?last=a", "https://quay.io",

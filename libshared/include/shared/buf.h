@@ -14,7 +14,8 @@ typedef struct {
     size_t cap; /* bytes allocated */
 } qs_buf;
 
-#define QS_BUF_INIT {NULL, 0, 0}
+#define QS_BUF_INIT                                                                                \
+    { NULL, 0, 0 }
 
 /** Make room for at least `extra` more bytes. Returns 0 or QS_ENOMEM. */
 int qs_buf_reserve(qs_buf *b, size_t extra);

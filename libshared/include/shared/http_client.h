@@ -42,7 +42,8 @@ typedef struct {
     size_t max_response;     /* default cap of buffered bodies; default 16 MiB */
 } qs_http_opts;
 
-#define QS_HTTP_OPTS_INIT {10000, 60000, 60, 4, 200, 10000, true, NULL, NULL, 16u << 20}
+#define QS_HTTP_OPTS_INIT                                                                          \
+    { 10000, 60000, 60, 4, 200, 10000, true, NULL, NULL, 16u << 20 }
 
 typedef struct {
     char *name;
@@ -50,12 +51,12 @@ typedef struct {
 } qs_header;
 
 typedef struct {
-    long status;          /* HTTP status; 0 when no response was received */
-    qs_header *headers;   /* headers of the final response, in order */
+    long status;        /* HTTP status; 0 when no response was received */
+    qs_header *headers; /* headers of the final response, in order */
     size_t nheaders;
-    qs_buf body;          /* buffered body (qs_http_do only) */
-    int attempts;         /* how many attempts were made */
-    char error[256];      /* transport error text when status == 0 (never a secret) */
+    qs_buf body;     /* buffered body (qs_http_do only) */
+    int attempts;    /* how many attempts were made */
+    char error[256]; /* transport error text when status == 0 (never a secret) */
 } qs_http_resp;
 
 /** Streamed upload: copy up to `max` bytes into buf, return count, 0 at end, or
@@ -63,24 +64,25 @@ typedef struct {
 typedef size_t (*qs_http_upload_fn)(void *ctx, char *buf, size_t max);
 
 typedef struct {
-    const char *method;               /* default "GET" */
+    const char *method; /* default "GET" */
     const char *url;
-    const char *const *headers;       /* "Name: value" strings, NULL-terminated; may be NULL */
-    const void *body;                 /* buffered request body */
+    const char *const *headers; /* "Name: value" strings, NULL-terminated; may be NULL */
+    const void *body;           /* buffered request body */
     size_t body_len;
-    qs_http_upload_fn upload;         /* streamed request body instead of `body` */
+    qs_http_upload_fn upload; /* streamed request body instead of `body` */
     void *upload_ctx;
-    int64_t upload_len;               /* length of the streamed body, -1 = chunked */
-    const char *basic_user;           /* Basic credentials, or NULL */
+    int64_t upload_len;     /* length of the streamed body, -1 = chunked */
+    const char *basic_user; /* Basic credentials, or NULL */
     const char *basic_pass;
-    const char *bearer;               /* "Authorization: Bearer <this>", or NULL */
-    int max_attempts;                 /* 0 = client default */
-    long timeout_ms;                  /* 0 = client default; -1 = no overall timeout */
-    size_t max_response;              /* 0 = client default */
-    bool no_body;                     /* HEAD-like: do not read a body */
+    const char *bearer;  /* "Authorization: Bearer <this>", or NULL */
+    int max_attempts;    /* 0 = client default */
+    long timeout_ms;     /* 0 = client default; -1 = no overall timeout */
+    size_t max_response; /* 0 = client default */
+    bool no_body;        /* HEAD-like: do not read a body */
 } qs_http_req;
 
-#define QS_HTTP_REQ_INIT {0}
+#define QS_HTTP_REQ_INIT                                                                           \
+    { 0 }
 
 qs_http *qs_http_new(const qs_http_opts *opts);
 void qs_http_free(qs_http *h);

@@ -55,22 +55,23 @@ typedef const char *(*qs_error_formatter)(int status, const char *code, const ch
 typedef bool (*qs_ready_fn)(void *ctx, qs_buf *why);
 
 typedef struct {
-    const char *listen_addr;  /* "host:port", "[::1]:port", ":port"; port 0 = any free port */
-    const char *service;      /* for logs */
-    size_t max_body;          /* default request body limit; default 1 MiB */
-    unsigned max_connections; /* default 512 */
-    unsigned idle_timeout_s;  /* close connections idle this long; default 120 */
+    const char *listen_addr;   /* "host:port", "[::1]:port", ":port"; port 0 = any free port */
+    const char *service;       /* for logs */
+    size_t max_body;           /* default request body limit; default 1 MiB */
+    unsigned max_connections;  /* default 512 */
+    unsigned idle_timeout_s;   /* close connections idle this long; default 120 */
     const char *tls_cert_file; /* PEM; both set = HTTPS */
     const char *tls_key_file;
     qs_error_formatter error_formatter; /* NULL = default JSON */
     qs_ready_fn ready;                  /* NULL = always ready */
     void *ready_ctx;
-    bool access_log;    /* log each request at debug level (never headers or bodies) */
-    bool no_builtin;    /* do not add /healthz, /readyz, /metrics (for emulators of APIs
-                           that own those paths) */
+    bool access_log; /* log each request at debug level (never headers or bodies) */
+    bool no_builtin; /* do not add /healthz, /readyz, /metrics (for emulators of APIs
+                        that own those paths) */
 } qs_server_opts;
 
-#define QS_SERVER_OPTS_INIT {NULL, "quayside", 1u << 20, 512, 120, NULL, NULL, NULL, NULL, NULL, true, false}
+#define QS_SERVER_OPTS_INIT                                                                        \
+    { NULL, "quayside", 1u << 20, 512, 120, NULL, NULL, NULL, NULL, NULL, true, false }
 
 /** Create a server with the routes (copied). Does not listen yet. NULL + message on error. */
 qs_server *qs_server_new(const qs_server_opts *opts, const qs_route *routes, size_t nroutes,
@@ -147,11 +148,12 @@ typedef ssize_t (*qs_stream_reader)(void *ctx, char *buf, size_t max);
 /** Answer with a streamed body of `size` bytes (QS_SIZE_UNKNOWN → chunked). For HEAD the
  *  reader is never called and `size` becomes the Content-Length. `done` (may be NULL) is
  *  called exactly once with `ctx` when the response is finished or abandoned. */
-void qs_respond_stream(qs_req *r, int status, int64_t size, qs_stream_reader reader,
-                       void *ctx, void (*done)(void *ctx));
+void qs_respond_stream(qs_req *r, int status, int64_t size, qs_stream_reader reader, void *ctx,
+                       void (*done)(void *ctx));
 
 /** The default JSON error formatter, and the registry's ({"errors":[{"code","message"}]}). */
 const char *qs_error_format_default(int status, const char *code, const char *message, qs_buf *out);
-const char *qs_error_format_registry(int status, const char *code, const char *message, qs_buf *out);
+const char *qs_error_format_registry(int status, const char *code, const char *message,
+                                     qs_buf *out);
 
 #endif

@@ -20,7 +20,8 @@ typedef struct {
     long timeout_ms;        /* per call; default 10000 */
 } qs_kube_opts;
 
-#define QS_KUBE_OPTS_INIT {NULL, NULL, NULL, 10000}
+#define QS_KUBE_OPTS_INIT                                                                          \
+    { NULL, NULL, NULL, 10000 }
 
 typedef struct qs_kube qs_kube;
 
@@ -32,9 +33,9 @@ const char *qs_kube_url(const qs_kube *k);
 
 typedef struct {
     bool authenticated;
-    char *username;  /* status.user.username */
+    char *username; /* status.user.username */
     char *uid;
-    char **groups;   /* status.user.groups */
+    char **groups; /* status.user.groups */
     size_t ngroups;
 } qs_token_review;
 
@@ -65,7 +66,7 @@ int qs_kube_sar(qs_kube *k, const qs_sar *sar, bool *allowed);
 /** A generic call for the service-specific resources (image streams, secrets):
  *  method, path ("/apis/..."), optional JSON body (borrowed). On 0 *status and *out (the
  *  parsed JSON answer or NULL). QS_EUNAVAIL on transport errors/5xx after retries. */
-int qs_kube_call(qs_kube *k, const char *method, const char *path, const json_t *body,
-                 long *status, json_t **out);
+int qs_kube_call(qs_kube *k, const char *method, const char *path, const json_t *body, long *status,
+                 json_t **out);
 
 #endif
