@@ -29,7 +29,13 @@ static const char fixture[] =
     "            {\"token\":\"" BOB_TOKEN "\",\"username\":\"bob\"}],"
     " \"permissions\":[{\"user_group\":\"devs\",\"namespace\":\"ocp\",\"verb\":\"get\","
     "   \"group\":\"image.openshift.io\",\"resource\":\"imagestreams\","
-    "   \"subresource\":\"layers\"}]}";
+    "   \"subresource\":\"layers\"}],"
+    " \"imagestreams\":[{\"namespace\":\"ci\",\"name\":\"ci-operator\",\"tags\":["
+    "   {\"tag\":\"latest\",\"image\":\"sha256:"
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"},"
+    "   {\"tag\":\"v1\",\"image\":\"sha256:"
+    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"}]},"
+    "  {\"namespace\":\"ocp\",\"name\":\"4.22\",\"tags\":[]}]}";
 
 static emu_proc emu;
 static qs_kube *kube;
@@ -235,8 +241,7 @@ Test(kube, answer_of_another_kind_is_unavailable) {
 Test(kube, generic_call_returns_status_and_body) {
     long status = 0;
     json_t *out = NULL;
-    cr_assert_eq(qs_kube_call(kube, "GET",
-                              "/apis/image.openshift.io/v1/namespaces/ocp/imagestreams", NULL,
+    cr_assert_eq(qs_kube_call(kube, "GET", "/apis/example.com/v1/namespaces/ocp/widgets", NULL,
                               &status, &out),
                  0);
     cr_assert_eq(status, 404);
@@ -297,4 +302,70 @@ Test(kube, in_cluster_needs_a_readable_token) {
     o.token_file = "/nonexistent/token";
     cr_assert_null(qs_kube_new(&o, err, sizeof err));
     cr_assert_not_null(strstr(err, "/nonexistent/token"), "err=%s", err);
+}
+
+/* ---- ImageStreams (the mirror service's cluster source) ---- */
+
+Test(kube, imagestream_list_per_namespace_in_the_real_shape) {
+    long status = 0;
+    json_t *out = NULL;
+    cr_assert_eq(qs_kube_call(kube, "GET", "/apis/image.openshift.io/v1/namespaces/ci/imagestreams",
+                              NULL, &status, &out),
+                 0);
+    cr_assert_eq(status, 200);
+    cr_assert_str_eq(json_string_value(json_object_get(out, "kind")), "ImageStreamList");
+    json_t *items = json_object_get(out, "items");
+    cr_assert_eq(json_array_size(items), 1);
+    json_t *is = json_array_get(items, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(is, "metadata"), "name")),
+                     "ci-operator");
+    json_t *tags = json_object_get(json_object_get(is, "status"), "tags");
+    cr_assert_eq(json_array_size(tags), 2);
+    json_t *item = json_array_get(json_object_get(json_array_get(tags, 0), "items"), 0);
+    cr_assert_str_eq(json_string_value(json_object_get(item, "image")),
+                     "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    cr_assert(strstr(json_string_value(json_object_get(item, "dockerImageReference")),
+                     "/ci/ci-operator@sha256:aaaa"));
+    json_decref(out);
+}
+
+Test(kube, imagestream_get_and_not_found) {
+    long status = 0;
+    json_t *out = NULL;
+    cr_assert_eq(qs_kube_call(kube, "GET",
+                              "/apis/image.openshift.io/v1/namespaces/ocp/imagestreams/4.22", NULL,
+                              &status, &out),
+                 0);
+    cr_assert_eq(status, 200);
+    cr_assert_str_eq(json_string_value(json_object_get(out, "kind")), "ImageStream");
+    json_decref(out);
+    out = NULL;
+    cr_assert_eq(qs_kube_call(kube, "GET",
+                              "/apis/image.openshift.io/v1/namespaces/ocp/imagestreams/nope", NULL,
+                              &status, &out),
+                 0);
+    cr_assert_eq(status, 404);
+    cr_assert_str_eq(json_string_value(json_object_get(out, "reason")), "NotFound");
+    json_decref(out);
+}
+
+Test(kube, imagestream_replaced_through_the_control_api) {
+    cr_assert_eq(emu_call(&emu, "PUT", "/_emulator/imagestreams",
+                          "{\"namespace\":\"ci\",\"name\":\"ci-operator\",\"tags\":[{\"tag\":"
+                          "\"latest\",\"image\":\"sha256:cccccccccccccccccccccccccccccccccccccccc"
+                          "cccccccccccccccccccccccc\"}]}",
+                          NULL),
+                 200);
+    cr_assert_eq(emu_call(&emu, "PUT", "/_emulator/imagestreams", "{\"name\":\"x\"}", NULL), 400);
+    long status = 0;
+    json_t *out = NULL;
+    cr_assert_eq(qs_kube_call(kube, "GET",
+                              "/apis/image.openshift.io/v1/namespaces/ci/imagestreams/ci-operator",
+                              NULL, &status, &out),
+                 0);
+    json_t *tags = json_object_get(json_object_get(out, "status"), "tags");
+    cr_assert_eq(json_array_size(tags), 1);
+    json_t *item = json_array_get(json_object_get(json_array_get(tags, 0), "items"), 0);
+    cr_assert(strstr(json_string_value(json_object_get(item, "image")), "sha256:cccc"));
+    json_decref(out);
 }

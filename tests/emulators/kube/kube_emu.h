@@ -40,6 +40,12 @@ const char *kube_status_format(int status, const char *code, const char *message
 /** The fallback route: anything unknown → 404 NotFound Status. Mount it last. */
 size_t kube_fallback_routes(const qs_route **out);
 
+/* ---- imagestreams.c ---- */
+/** Load the fixture's optional "imagestreams" array. 0, or -1 + message. */
+int kube_imagestreams_load(const json_t *fixture, char *err, size_t errlen);
+/** GET image streams (list per namespace, one by name); PUT /_emulator/imagestreams. */
+size_t kube_imagestream_routes(const qs_route **out);
+
 /* ---- reviews.c ---- */
 /** POST tokenreviews and subjectaccessreviews. */
 size_t kube_review_routes(const qs_route **out);

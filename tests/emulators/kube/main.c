@@ -4,7 +4,7 @@
  * the service account token, users and permissions), KUBE_EMU_LOG_LEVEL (default info).
  * The routes are the concatenation of one table per part, in order: the shared /_emulator/
  * controls, this emulator's controls, the reviews, and finally the 404 fallback. A new
- * resource (ImageStreams, Secrets) adds its file and one line to `tables`. */
+ * resource (ImageStreams here; Secrets later) adds its file and one line to `tables`. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,8 +14,8 @@
 #include "shared/log.h"
 
 static size_t (*const tables[])(const qs_route **) = {
-    emu_control_routes, kube_store_routes, kube_review_routes,
-    kube_fallback_routes, /* last: catches everything unknown */
+    emu_control_routes,      kube_store_routes,    kube_review_routes,
+    kube_imagestream_routes, kube_fallback_routes, /* last: catches everything unknown */
 };
 
 static const char *env_or(const char *name, const char *def) {
@@ -31,7 +31,8 @@ int main(void) {
 
     char err[512] = "";
     json_t *fixture = emu_load_fixture(getenv("KUBE_EMU_FIXTURE"), err, sizeof err);
-    if (!fixture || kube_store_load(fixture, err, sizeof err) != 0) {
+    if (!fixture || kube_store_load(fixture, err, sizeof err) != 0 ||
+        kube_imagestreams_load(fixture, err, sizeof err) != 0) {
         qs_log(QS_LOG_ERROR, "bad fixture", "error", err, NULL);
         json_decref(fixture);
         return 2;
