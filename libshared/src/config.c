@@ -461,3 +461,19 @@ void qs_secret_release(char *value) {
     explicit_bzero(value, strlen(value));
     free(value);
 }
+
+/* ------------------------------------------------------------------ settings tables */
+
+void qs_settings_usage(FILE *out, const qs_setting *table, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "  %-28s %s%s%s%s\n", table[i].name, table[i].help,
+                table[i].def[0] ? " [default: " : "", table[i].def, table[i].def[0] ? "]" : "");
+}
+
+const char *qs_settings_get(qs_conf *c, const qs_setting *table, size_t n, const char *name) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(table[i].name, name) == 0)
+            return qs_conf_str(c, name, table[i].def[0] ? table[i].def : NULL);
+    qs_conf_error(c, "internal: %s is not in the settings table", name);
+    return NULL;
+}

@@ -12,11 +12,7 @@
 #include "shared/common.h"
 #include "shared/config.h"
 
-static const struct {
-    const char *name;
-    const char *def;
-    const char *help;
-} settings[] = {
+static const qs_setting settings[] = {
     {"LISTEN_ADDR", "127.0.0.1:8400", "address to listen on (host:port)"},
     {"EXPOSED_HOST", "quay-proxy.ci.openshift.org",
      "host[:port] clients use, for the WWW-Authenticate realm and service; a leading "
@@ -47,18 +43,12 @@ void proxy_config_usage(FILE *out) {
                  "Clients log in with a cluster token (or the robot's credentials) and pull\n"
                  "through the proxy; it swaps their token for the robot's upstream token.\n\n"
                  "Configuration (environment variables):\n");
-    for (size_t i = 0; i < QS_ARRAY_LEN(settings); i++)
-        fprintf(out, "  %-28s %s%s%s%s\n", settings[i].name, settings[i].help,
-                settings[i].def[0] ? " [default: " : "", settings[i].def,
-                settings[i].def[0] ? "]" : "");
+    qs_settings_usage(out, settings, QS_ARRAY_LEN(settings));
     fprintf(out, "\nEndpoints: GET /v2/auth, GET|HEAD /v2/..., /healthz, /readyz, /metrics\n");
 }
 
 static const char *setting(qs_conf *c, const char *name) {
-    for (size_t i = 0; i < QS_ARRAY_LEN(settings); i++)
-        if (strcmp(settings[i].name, name) == 0)
-            return qs_conf_str(c, name, settings[i].def[0] ? settings[i].def : NULL);
-    return NULL;
+    return qs_settings_get(c, settings, QS_ARRAY_LEN(settings), name);
 }
 
 static void add_repo(proxy_config *cfg, const char *name, size_t len) {

@@ -491,3 +491,38 @@ Test(yaml, load_file_and_check_keys, .init = mkdir_tmp, .fini = rm_tmp) {
     cr_assert(strstr(err, path) && strstr(err, "line 2"), "%s", err);
     cr_assert_eq(qs_yaml_load_file("/nonexistent.yaml", &v, err, sizeof err), QS_ENOTFOUND);
 }
+
+/* ---- settings tables ---- */
+
+static const qs_setting table[] = {
+    {"QS_T_ADDR", "0.0.0.0:8090", "where to listen"},
+    {"QS_T_TOKEN_FILE", "", "a secret"},
+};
+
+Test(settings, usage_lists_names_defaults_and_help) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    qs_settings_usage(f, table, 2);
+    fclose(f);
+    cr_assert(strstr(text, "QS_T_ADDR"));
+    cr_assert(strstr(text, "where to listen [default: 0.0.0.0:8090]"));
+    cr_assert(strstr(text, "QS_T_TOKEN_FILE"));
+    cr_assert_null(strstr(text, "a secret [default"), "no default shown when there is none");
+    free(text);
+}
+
+Test(settings, get_uses_env_then_default_and_rejects_unknown_names) {
+    unsetenv("QS_T_ADDR");
+    unsetenv("QS_T_TOKEN_FILE");
+    qs_conf *c = qs_conf_new();
+    cr_assert_str_eq(qs_settings_get(c, table, 2, "QS_T_ADDR"), "0.0.0.0:8090");
+    cr_assert_null(qs_settings_get(c, table, 2, "QS_T_TOKEN_FILE"));
+    setenv("QS_T_ADDR", "127.0.0.1:1", 1);
+    cr_assert_str_eq(qs_settings_get(c, table, 2, "QS_T_ADDR"), "127.0.0.1:1");
+    cr_assert_eq(qs_conf_error_count(c), 0);
+    cr_assert_null(qs_settings_get(c, table, 2, "QS_T_NOT_THERE"));
+    cr_assert_eq(qs_conf_error_count(c), 1);
+    qs_conf_free(c);
+    unsetenv("QS_T_ADDR");
+}

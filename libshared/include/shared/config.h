@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct qs_conf qs_conf;
 
@@ -48,6 +49,21 @@ size_t qs_conf_check(qs_conf *c);
 int qs_parse_duration(const char *s, double *seconds);
 /** Parse a boolean string as qs_conf_bool does. 0 or QS_EINVAL. */
 int qs_parse_bool(const char *s, bool *out);
+
+/* ---- a service's settings table ---- */
+/** One environment variable a service reads: name, default ("" = none) and meaning. A
+ *  service keeps one table of these, which feeds both its `--help` and its loader, so the two
+ *  never drift apart. */
+typedef struct {
+    const char *name;
+    const char *def;
+    const char *help;
+} qs_setting;
+
+/** Print "  NAME   help [default: x]" for every row. */
+void qs_settings_usage(FILE *out, const qs_setting *table, size_t n);
+/** The value of `name` (which must be in `table`), or its default (NULL when none). */
+const char *qs_settings_get(qs_conf *c, const qs_setting *table, size_t n, const char *name);
 
 /* ---- secrets in files ---- */
 typedef struct qs_secret qs_secret;
