@@ -3,7 +3,8 @@
 # Everything is discovered by directory, so adding a module, a service, an emulator or a test
 # never needs an edit here:
 #   libshared/src/*.c            -> build/<variant>/libshared.a
-#   services/<svc>/*.c           -> build/<variant>/bin/<svc>
+#   services/<svc>/*.c           -> build/<variant>/bin/<svc>        (only when main.c exists)
+#   services/<svc>/*.c but main.c -> build/<variant>/libsvc_<svc>.a   (every service directory)
 #   tests/emulators/<emu>/*.c    -> build/<variant>/bin/<emu>-emulator (+ tests/emulators/common/*.c)
 #   tests/tools/*.c              -> build/<variant>/bin/<tool>        (one binary per file)
 #   tests/unit/test_*.c          -> build/<variant>/tests/test_*      (criterion, one per file)
@@ -33,7 +34,10 @@ LIB_SRC  := $(wildcard libshared/src/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 LIB      := $(B)/libshared.a
 
+# A service directory becomes a binary once it has a main.c; its other modules form
+# libsvc_<svc>.a from the start, so a service's logic can be unit-tested before main.c exists.
 SERVICES  := $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/main.c))))
+SVC_DIRS  := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/*.c)))))
 EMULATORS := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/emulators/*/main.c))))
 TOOLS     := $(notdir $(basename $(wildcard tests/tools/*.c)))
 UNIT      := $(notdir $(basename $(wildcard tests/unit/test_*.c)))
@@ -41,7 +45,7 @@ ITEST     := $(patsubst test_%,itest_%,$(notdir $(basename $(wildcard tests/inte
 
 SVC_BINS  := $(SERVICES:%=$(B)/bin/%)
 # Each service's modules except main.c also form a library, so unit tests can test them.
-SVC_LIBS  := $(SERVICES:%=$(B)/libsvc_%.a)
+SVC_LIBS  := $(SVC_DIRS:%=$(B)/libsvc_%.a)
 EMU_BINS  := $(EMULATORS:%=$(B)/bin/%-emulator)
 TOOL_BINS := $(TOOLS:%=$(B)/bin/%)
 UNIT_BINS := $(UNIT:%=$(B)/tests/%)
