@@ -28,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "registry_internal.h"
 #include "shared/base64.h"
 #include "shared/common.h"
 #include "shared/digest.h"
@@ -857,6 +858,56 @@ static int reg_do(qs_registry *r, const reg_req *rr, qs_http_resp *resp) {
     }
 }
 
+/* The generic call registry_write.c builds on (registry_internal.h): extra headers and a
+ * body, buffered or streamed; retried after a recoverable 401 only when the body can be sent
+ * again. */
+int qs_reg_call_do(qs_registry *r, const qs_reg_call *c, qs_http_resp *resp) {
+    memset(resp, 0, sizeof *resp);
+    size_t nextra = 0;
+    while (c->headers && c->headers[nextra])
+        nextra++;
+    const char **h = calloc(nextra + 2, sizeof *h);
+    if (!h)
+        return QS_ENOMEM;
+    for (int round = 0;; round++) {
+        char *auth = NULL, *line = NULL;
+        int rc = qs_registry_authorization(r, c->scope, &auth);
+        if (rc == QS_OK && auth && !(line = str_printf("Authorization: %s", auth)))
+            rc = QS_ENOMEM;
+        free_secret(auth);
+        if (rc != QS_OK) {
+            free((void *)h);
+            return rc;
+        }
+        for (size_t i = 0; i < nextra; i++)
+            h[i] = c->headers[i];
+        h[nextra] = line;
+        h[nextra + 1] = NULL;
+        qs_http_req req = QS_HTTP_REQ_INIT;
+        req.method = c->method;
+        req.url = c->url;
+        req.headers = (const char *const *)h;
+        req.body = c->body;
+        req.body_len = c->body_len;
+        req.upload = c->upload;
+        req.upload_ctx = c->upload_ctx;
+        req.upload_len = c->upload_len;
+        req.no_body = c->no_body;
+        req.timeout_ms = c->timeout_ms;
+        rc = qs_http_do(r->http, &req, resp);
+        free_secret(line);
+        /* A streamed body is not sent again, but a rejected token is still dropped so that
+         * the caller's next attempt fetches a fresh one. */
+        if (rc == QS_OK && resp->status == 401 && round == 0 &&
+            retry_after_401(r, c->scope, resp->headers, resp->nheaders) && !c->upload) {
+            qs_http_resp_free(resp);
+            continue;
+        }
+        free((void *)h);
+        return rc == QS_ETIMEOUT ? QS_EUNAVAIL : rc;
+    }
+}
+
 /* The same for a stream. */
 static int reg_stream(qs_registry *r, const reg_req *rr, qs_http_stream **out) {
     for (int round = 0;; round++) {
@@ -1083,3 +1134,13 @@ int qs_registry_blob_open(qs_registry *r, const char *repo, const char *digest,
     free(scope);
     return rc;
 }
+
+/* ------------------------------------------------------------------ for registry_write.c */
+
+char *qs_reg_resolve_url(const char *base, const char *location) {
+    return resolve_url(base, location);
+}
+
+int qs_reg_status_err(long status) { return status_err(status); }
+
+bool qs_reg_segment_ok(const char *s, const char *extra) { return segment_ok(s, extra); }

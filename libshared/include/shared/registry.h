@@ -55,11 +55,11 @@ typedef enum { QS_AUTH_UNKNOWN = 0, QS_AUTH_NONE, QS_AUTH_BASIC, QS_AUTH_BEARER 
 typedef int (*qs_creds_fn)(void *ctx, char **user, char **pass);
 
 typedef struct {
-    const char *base_url;    /* "https://quay.io", "http://127.0.0.1:5000" (no trailing /) */
-    qs_http *http;           /* borrowed */
-    qs_creds_fn creds;       /* NULL = anonymous */
+    const char *base_url; /* "https://quay.io", "http://127.0.0.1:5000" (no trailing /) */
+    qs_http *http;        /* borrowed */
+    qs_creds_fn creds;    /* NULL = anonymous */
     void *creds_ctx;
-    int token_margin_s;      /* renew this long before expiry; default 60 */
+    int token_margin_s; /* renew this long before expiry; default 60 */
 } qs_registry_opts;
 
 typedef struct qs_registry qs_registry;
@@ -107,5 +107,88 @@ int qs_registry_blob_head(qs_registry *r, const char *repo, const char *digest, 
 /** GET a blob as a stream, following a redirect (to a CDN) without credentials. */
 int qs_registry_blob_open(qs_registry *r, const char *repo, const char *digest,
                           qs_http_stream **out);
+
+/* ---- manifest kinds (pure) ---- */
+
+/** What a manifest media type is. Schema 1 is recognised so that callers can refuse it with a
+ *  clear reason (it is deprecated, signed per registry and cannot be copied byte-exact). */
+typedef enum {
+    QS_MKIND_UNKNOWN = 0,
+    QS_MKIND_DOCKER2,    /* QS_MT_DOCKER_MANIFEST: one image, docker schema 2 */
+    QS_MKIND_DOCKERLIST, /* QS_MT_DOCKER_LIST: a docker manifest list */
+    QS_MKIND_OCI,        /* QS_MT_OCI_MANIFEST: one OCI image */
+    QS_MKIND_OCIINDEX,   /* QS_MT_OCI_INDEX: an OCI index */
+    QS_MKIND_SCHEMA1,    /* QS_MT_DOCKER_SCHEMA1 or its signed form */
+} qs_mkind;
+
+/** Classify a media type (parameters after ';' and case are ignored; NULL → unknown). */
+qs_mkind qs_manifest_kind(const char *media_type);
+/** "docker2", "dockerlist", "oci", "ociindex", "schema1" or "unknown". */
+const char *qs_manifest_kind_name(qs_mkind k);
+/** Is it a list of manifests (docker list or OCI index)? */
+bool qs_manifest_kind_is_list(qs_mkind k);
+
+/* ---- writes (registry_write.c) ---- */
+
+/** PUT /v2/<repo>/manifests/<ref> (a tag or a digest) with `body` sent byte for byte and
+ *  `Content-Type: media_type`; the token asks for pull,push on repo. `digest_out` (may be
+ *  NULL; QS_DIGEST_STR_LEN + 1 bytes) gets the sha256 of the body; a Docker-Content-Digest
+ *  answered by the registry must equal it. The caller decides what it may push (see
+ *  qs_manifest_kind: schema 1 should be refused before getting here).
+ *  0, QS_EINVAL (bad name, empty media type, ref is a digest that the body does not hash
+ *  to), QS_EDIGEST (the registry stored other bytes), QS_ENOTFOUND, QS_EAUTH, QS_EDENIED,
+ *  QS_EUNAVAIL, QS_EPROTO (any other refusal, e.g. MANIFEST_BLOB_UNKNOWN: the log says). */
+int qs_registry_manifest_put(qs_registry *r, const char *repo, const char *ref,
+                             const char *media_type, const void *body, size_t len,
+                             char *digest_out);
+
+/** How a blob upload gets its bytes. */
+typedef struct {
+    int64_t size;           /* bytes `read` will produce; -1 = unknown → chunked PATCHes */
+    qs_http_upload_fn read; /* fills a buffer: > 0 bytes, 0 at the end, (size_t)-1 aborts */
+    void *read_ctx;
+    size_t chunk_size;   /* PATCH chunk when size is unknown; default 4 MiB (raised to
+                            the registry's OCI-Chunk-Min-Length) */
+    const char *session; /* an upload URL to continue (from qs_registry_blob_mount), or
+                            NULL to open one with POST */
+    long retry_after_ms; /* out: the registry's Retry-After of a failed attempt, or -1 */
+} qs_blob_upload;
+
+#define QS_BLOB_UPLOAD_INIT                                                                        \
+    { -1, NULL, NULL, 0, NULL, -1 }
+
+/** Push a blob into `repo`: POST /v2/<repo>/blobs/uploads/ (unless up->session is given),
+ *  then, when the size is known, one PUT <location>?digest= streaming the body (a monolithic
+ *  upload, memory bounded by curl's buffers); otherwise PATCH <location> with chunks of
+ *  up->chunk_size (Content-Range start-end) and a closing PUT ?digest=. Every Location is
+ *  resolved against the request it answers and reused exactly (query parameters included).
+ *  Nothing is retried here (the body is a stream): the caller retries the whole blob.
+ *  0, QS_EDIGEST (the registry found the bytes do not hash to `digest`), QS_EAUTH,
+ *  QS_EDENIED, QS_ENOTFOUND, QS_EUNAVAIL (transport, 5xx, 429, or the reader aborted — the
+ *  reader knows why), QS_EPROTO, QS_EINVAL. */
+int qs_registry_blob_upload(qs_registry *r, const char *repo, const char *digest,
+                            qs_blob_upload *up);
+
+/** Cross-repository mount: POST /v2/<repo>/blobs/uploads/?mount=<digest>&from=<from> with a
+ *  token for `repository:<repo>:pull,push repository:<from>:pull`. 201 → 0 and *mounted =
+ *  true. 202 → 0 and *mounted = false: the registry opened an ordinary upload session whose
+ *  URL goes to *session (malloc'd; pass it as qs_blob_upload.session) when session is not
+ *  NULL, and is abandoned otherwise (registries purge stale sessions). Errors as above. */
+int qs_registry_blob_mount(qs_registry *r, const char *repo, const char *digest, const char *from,
+                           bool *mounted, char **session);
+
+/** Free a NULL-terminated array of strings (from qs_registry_tags / _catalog). */
+void qs_strv_free(char **v);
+
+/** Every tag of `repo`: GET /v2/<repo>/tags/list[?n=<page>&last=<last>], following
+ *  `Link: <…>; rel="next"` (relative or absolute) until there is none. page ≤ 0 lets the
+ *  registry choose; last (NULL = from the start) lists only tags after it. *tags is a
+ *  malloc'd NULL-terminated array in the registry's order, *count its length (may be NULL).
+ *  A Link that points back to a page already read, or more than 10000 pages, is QS_EPROTO.
+ *  0, QS_ENOTFOUND (no such repository), QS_EAUTH, QS_EDENIED, QS_EUNAVAIL, QS_EPROTO. */
+int qs_registry_tags(qs_registry *r, const char *repo, int page, const char *last, char ***tags,
+                     size_t *count);
+/** Every repository: GET /v2/_catalog with the same pagination (scope registry:catalog:*). */
+int qs_registry_catalog(qs_registry *r, int page, char ***repos, size_t *count);
 
 #endif

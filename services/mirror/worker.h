@@ -1,0 +1,24 @@
+/* worker.h — copy workers: take mirror tasks from the queue and copy the images. */
+#ifndef MIRROR_WORKER_H
+#define MIRROR_WORKER_H
+
+#include "mirror/registries.h"
+#include "mirror/settings.h"
+#include "mirror/task.h"
+#include "shared/copy.h"
+
+typedef struct mirror_workers mirror_workers;
+
+/** Start MIRROR_WORKERS threads, each with its own Redis connection and queue consumer
+ *  (`<consumer_prefix>-<i>`). NULL + message on error. */
+mirror_workers *mirror_workers_start(const mirror_settings *s, mirror_registries *regs,
+                                     const char *consumer_prefix, char *err, size_t errlen);
+/** Stop taking tasks; wait for copies in flight (they finish or are reclaimed later). */
+void mirror_workers_stop(mirror_workers *w);
+
+/** Mirror one task (exposed for tests): backup tag, copy, date tag. 0 or an error code with
+ *  `res->error` set; *permanent tells whether retrying cannot help. */
+int mirror_execute(const mirror_settings *s, mirror_registries *regs, const mirror_task *t,
+                   qs_copy_result *res, bool *permanent);
+
+#endif
