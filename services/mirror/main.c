@@ -152,12 +152,11 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    int code = 0;
     if (once) {
-        int code = controller ? run_once(controller, queue) : 2;
-        mirror_workers_stop(workers);
-        mirror_controller_free(controller);
+        code = controller ? run_once(controller, queue) : 2;
         qs_log(QS_LOG_INFO, "one pass done", "result", code ? "failures" : "ok", NULL);
-        return code;
+        goto stop;
     }
 
     /* 4. the HTTP API */
@@ -179,10 +178,11 @@ int main(int argc, char **argv) {
     /* 5. run until SIGTERM; then stop taking work and let copies in flight finish */
     qs_wait_for_shutdown();
     qs_server_stop(srv, 5);
-    mirror_controller_free(controller);
-    mirror_workers_stop(workers);
     qs_server_free(srv);
     qs_secret_free(api.api_token);
+stop:
+    mirror_controller_free(controller);
+    mirror_workers_stop(workers);
     qs_kube_free(kube);
     mirror_registries_free(regs);
     qs_authfile_free(auth);
@@ -191,5 +191,5 @@ int main(int argc, char **argv) {
     qs_redis_free(redis);
     mirror_settings_free(&s);
     qs_log(QS_LOG_INFO, "stopped", NULL);
-    return 0;
+    return code;
 }
