@@ -6,7 +6,8 @@
 # Demo data: a 2-platform image pushed to the registry that plays quay.io (reg-token, as the
 # emulator's `pusher`; reg-plain when the quay emulator is not built) as
 # openshift/ci:ci_ci-operator_latest.
-# Services (release build): proxy on 127.0.0.1:8400 in front of that repository.
+# Services (release build): proxy on 127.0.0.1:8400 in front of that repository; mirror on
+# 127.0.0.1:8090 copying an image stream and a supplemental image into it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -16,6 +17,7 @@ export VARIANT=release QS_VARIANT=release
 . tests/stack/lib.sh
 DIR=$ROOT/.stack
 PROXY_ADDR=127.0.0.1:8400
+MIRROR_ADDR=127.0.0.1:8090
 DEMO_REF=openshift/ci:ci_ci-operator_latest
 
 stop_demo() {
@@ -108,6 +110,39 @@ else
     qs_info "build/release/bin/proxy not built; no services started"
 fi
 
+if [ -x build/release/bin/mirror ] && [ -n "$QS_KUBE_URL" ] && [ -n "$QS_REDIS_URL" ]; then
+    msec=$DIR/mirror
+    mkdir -p "$msec"
+    tests/tools/mkimage.sh "$DIR/demo-source" --layers 2 --size 512K --seed quayside-demo-src \
+        >/dev/null || fail "mkimage failed"
+    tests/tools/push-image.sh "$DIR/demo-source" "docker://$QS_REG_PLAIN/ci/mirror-demo:latest" ||
+        fail "pushing the mirror's demo source failed"
+    tests/tools/push-image.sh "$DIR/demo-source" "docker://$QS_REG_PLAIN/external/tool:v1" ||
+        fail "pushing the mirror's demo source failed"
+    src_digest=$(jq -r '.manifests[0].digest' "$DIR/demo-source/index.json")
+    curl -s -X PUT -H 'Content-Type: application/json' --data \
+        "{\"namespace\":\"ci\",\"name\":\"mirror-demo\",\"tags\":[{\"tag\":\"latest\",\"image\":\"$src_digest\"}]}" \
+        "$QS_KUBE_URL/_emulator/imagestreams" >/dev/null || fail "seeding image streams failed"
+    (
+        umask 077
+        printf '{"auths":{"%s":{"auth":"%s"}}}' "$UPSTREAM" \
+            "$(printf '%s:%s' "$QS_PUSHER_USER" "$QS_PUSHER_PASS" | base64 -w0)" >"$msec/auth.json"
+        printf '%s' "$QS_KUBE_SA_TOKEN" >"$msec/kube-token"
+        qs_rand 24 >"$msec/api-token"
+    )
+    printf 'supplementalCIImages:\n  external/tool:v1:\n    image: %s/external/tool:v1\n' \
+        "$QS_REG_PLAIN" >"$msec/config.yaml"
+    qs_spawn mirror "$DIR/logs/mirror.log" env LISTEN_ADDR="$MIRROR_ADDR" REDIS_URL="$QS_REDIS_URL" \
+        DESTINATION_REPOSITORY="$UPSTREAM/openshift/ci" SOURCE_REGISTRY="$QS_REG_PLAIN" \
+        IMAGESTREAM_NAMESPACES=ci MIRROR_CONFIG="$msec/config.yaml" \
+        REGISTRY_AUTH_FILE="$msec/auth.json" KUBE_API_URL="$QS_KUBE_URL" \
+        KUBE_TOKEN_FILE="$msec/kube-token" API_TOKEN_FILE="$msec/api-token" SYNC_INTERVAL=300s \
+        LOG_LEVEL=info "$ROOT/build/release/bin/mirror"
+    qs_wait_http mirror "http://$MIRROR_ADDR/api/health" "$QS_LAST_PID" "$DIR/logs/mirror.log" 200 20 ||
+        fail "the mirror did not start"
+    started+=("mirror http://$MIRROR_ADDR  (log .stack/logs/mirror.log; API token in .stack/mirror/api-token)")
+fi
+
 # --- how to try it
 cat <<EOT
 
@@ -134,6 +169,15 @@ if [ -x build/release/bin/proxy ]; then
   skopeo copy --src-tls-verify=false --src-creds "alice:\$QS_TOKEN_ALICE" docker://$PROXY_ADDR/$DEMO_REF oci:/tmp/pulled:latest
   curl -s http://$PROXY_ADDR/metrics | head -20
   curl -s http://$PROXY_ADDR/readyz
+EOT
+fi
+if [ -x build/release/bin/mirror ]; then
+    cat <<EOT
+  # the mirror copied ci/mirror-demo:latest (an image stream) and external/tool:v1 (the config)
+  curl -s "http://$MIRROR_ADDR/api/v1/mirrors?action=summarize" | jq .
+  skopeo inspect --tls-verify=false --creds "\$QS_PUSHER_USER:\$QS_PUSHER_PASS" docker://$UPSTREAM/openshift/ci:ci_mirror-demo_latest | jq .Digest
+  curl -s -X POST -H "Authorization: Bearer \$(cat .stack/mirror/api-token)" --data '{"source":"$QS_REG_PLAIN/external/tool:v1","destination":"$UPSTREAM/openshift/ci:by_hand"}' http://$MIRROR_ADDR/api/v1/mirrors
+  curl -s "http://$MIRROR_ADDR/api/v1/mirrors?action=show&limit=10" | jq .
 EOT
 fi
 pull_creds=''
