@@ -170,6 +170,19 @@ resp=$(curl -s -X POST -H "Authorization: Bearer $API_TOKEN" --data \
 expect_eq "POST /api/v1/mirrors enqueues" added "$(jq -r '.result' <<<"$resp")"
 check "the API's task is mirrored" wait_for 30 has_tag from_api
 
+# ---------------------------------------------------------------------------- 5xx then success
+
+emu "$QS_QUAY_URL" DELETE /_emulator/calls >/dev/null
+emu "$QS_QUAY_URL" POST /_emulator/faults '{"path_prefix":"/v2/auth","status":503,"count":2}' >/dev/null
+curl -s -X POST -H "Authorization: Bearer $API_TOKEN" --data \
+    "{\"source\":\"$QS_REG_PLAIN/external/tool:v1\",\"destination\":\"$QS_REG_TOKEN/retry/repo:v1\"}" \
+    "$SECOND_URL/api/v1/mirrors" >/dev/null
+check "a registry answering 503 twice is retried and the mirror succeeds" wait_for 60 \
+    "${SK[@]}" inspect --raw --tls-verify=false "${DCREDS[@]}" "docker://$QS_REG_TOKEN/retry/repo:v1"
+expect_match "the token server saw the retries" '^([3-9]|[1-9][0-9]+)$' \
+    "$(emu "$QS_QUAY_URL" GET /_emulator/calls | jq -r '."GET /v2/auth" // 0')"
+emu "$QS_QUAY_URL" DELETE /_emulator/faults >/dev/null
+
 # ---------------------------------------------------------------------------- wrong bytes
 
 tests/tools/mkimage.sh "$E2E_TMP/bad" --layers 1 --size 64K --seed m-bad >/dev/null
