@@ -54,6 +54,13 @@ if ! printf '%s\0' "${FILES[@]}" |
 fi
 # clang-tidy prints "N warnings generated." chatter on stderr; show only the findings.
 grep -v -E '^[0-9]+ warnings? (and [0-9]+ errors? )?generated\.$|^Suppressed [0-9]+ warnings|^Use -header-filter|^Use -system-headers' "$out" || true
+echo "lint: clang-format (every tracked .c/.h; fix with make format)"
+while IFS= read -r -d '' f; do
+    if ! clang-format --dry-run -Werror "$f" >/dev/null 2>&1; then
+        echo "lint: $f is not formatted (run: make format)" >&2
+        rc=1
+    fi
+done < <(git ls-files -z '*.c' '*.h')
 if [ "$rc" -ne 0 ]; then
     echo "lint: FAILED" >&2
 else

@@ -43,7 +43,7 @@
 #define STREAM_BUFSIZE (512L * 1024L) /* curl receive buffer for streams */
 #define POLL_MS 1000                  /* upper bound of one curl_multi_poll wait */
 
-#define MULTI_POOL_MAX 64 /* idle multi handles kept for reuse by streams */
+#define MULTI_POOL_MAX 64     /* idle multi handles kept for reuse by streams */
 #define POOL_MAXCONNECTS 256L /* idle connections the shared cache may keep */
 
 struct qs_http {

@@ -3,9 +3,9 @@
  * Authentication is learnt from the challenge of `GET /v2/` (as docker, skopeo and crane do)
  * and kept for the life of the client; a later 401 whose challenge names another scheme makes
  * the client re-learn it. Bearer tokens are cached per scope string until
- * issued_at + max(expires_in, 60) − min(token_margin_s, half the life) (issued_at is clamped to the fetch time so a
- * token server whose clock runs ahead cannot make tokens live longer). The cache is guarded by
- * one mutex; a fetch runs without it, and other threads wanting the same scope wait on a
+ * issued_at + max(expires_in, 60) − min(token_margin_s, half the life) (issued_at is clamped to the
+ * fetch time so a token server whose clock runs ahead cannot make tokens live longer). The cache is
+ * guarded by one mutex; a fetch runs without it, and other threads wanting the same scope wait on a
  * condition variable for that fetch instead of starting their own (single flight). The cache is
  * bounded (TOKEN_CACHE_MAX scopes; expired and soonest-expiring entries go first).
  *

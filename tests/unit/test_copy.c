@@ -9,10 +9,10 @@
  * process's peak RSS (VmHWM, reset through /proc/self/clear_refs) around the copy. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
-#include <pthread.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
