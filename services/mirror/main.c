@@ -182,7 +182,7 @@ int main(int argc, char **argv) {
     qs_secret_free(api.api_token);
 stop:
     mirror_controller_free(controller);
-    mirror_workers_stop(workers);
+    mirror_workers_stop(workers, s.grace_period);
     qs_kube_free(kube);
     mirror_registries_free(regs);
     qs_authfile_free(auth);

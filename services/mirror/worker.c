@@ -40,6 +40,7 @@ typedef struct {
     qs_queue *queue;
     char consumer[128];
     bool started;
+    volatile bool finished; /* its loop has ended */
 } worker;
 
 struct mirror_workers {
@@ -222,6 +223,7 @@ static void *run(void *arg) {
             qs_sleep_or_shutdown(1.0); /* Redis unavailable: do not spin */
         qs_task_clear(&task);
     }
+    wk->finished = true;
     return NULL;
 }
 
@@ -254,7 +256,7 @@ mirror_workers *mirror_workers_start(const mirror_settings *s, mirror_registries
             if (!err[0])
                 snprintf(err, errlen, "cannot start worker %zu", i);
             ws->n = i + 1;
-            mirror_workers_stop(ws);
+            mirror_workers_stop(ws, 10); /* idle workers leave within TAKE_BLOCK_MS */
             return NULL;
         }
         wk->started = true;
@@ -263,10 +265,29 @@ mirror_workers *mirror_workers_start(const mirror_settings *s, mirror_registries
     return ws;
 }
 
-void mirror_workers_stop(mirror_workers *ws) {
+void mirror_workers_stop(mirror_workers *ws, double grace_s) {
     if (!ws)
         return;
     ws->stop = true;
+    /* Copies in flight get the grace period; a copy still running after it is abandoned
+     * (the process exits; its task is reclaimed by another worker after TASK_TIMEOUT). */
+    for (double waited = 0;; waited += 0.05) {
+        size_t running = 0;
+        for (size_t i = 0; i < ws->n; i++)
+            running += ws->w[i].started && !ws->w[i].finished;
+        if (running == 0)
+            break;
+        if (waited >= grace_s) {
+            char n[24];
+            snprintf(n, sizeof n, "%zu", running);
+            qs_log(QS_LOG_WARN,
+                   "grace period over: copies abandoned, their tasks will be reclaimed", "copies",
+                   n, NULL);
+            return;
+        }
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     for (size_t i = 0; i < ws->n; i++) {
         if (ws->w[i].started)
             pthread_join(ws->w[i].thread, NULL);

@@ -13,8 +13,9 @@ typedef struct mirror_workers mirror_workers;
  *  (`<consumer_prefix>-<i>`). NULL + message on error. */
 mirror_workers *mirror_workers_start(const mirror_settings *s, mirror_registries *regs,
                                      const char *consumer_prefix, char *err, size_t errlen);
-/** Stop taking tasks; wait for copies in flight (they finish or are reclaimed later). */
-void mirror_workers_stop(mirror_workers *w);
+/** Stop taking tasks and wait up to `grace_s` for copies in flight; copies still running
+ *  then are abandoned (their tasks are reclaimed by another worker later). */
+void mirror_workers_stop(mirror_workers *w, double grace_s);
 
 /** Mirror one task (exposed for tests): backup tag, copy, date tag. 0 or an error code with
  *  `res->error` set; *permanent tells whether retrying cannot help. */
