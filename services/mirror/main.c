@@ -2,6 +2,7 @@
  * streams and a config of supplemental and ART images. Read this file as the table of
  * contents: settings, the parts, the roles (controller finds work, workers copy), the HTTP
  * API, run until SIGTERM, stop gracefully. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -72,7 +73,7 @@ static int run_once(mirror_controller *c, qs_queue *q) {
             return 1;
         if (now.waiting + now.in_progress + now.delayed == 0 || qs_shutdown_requested())
             break;
-        qs_sleep_or_shutdown(0.2);
+        qs_sleep_or_shutdown(0.05);
     }
     return rc != 0 || now.dead > before.dead || now.delayed > 0 ? 1 : 0;
 }
@@ -102,6 +103,9 @@ int main(int argc, char **argv) {
     if (argc > 2 && strcmp(argv[1], "--validate-config") == 0)
         return validate_config(argv[2]);
     bool once = argc > 1 && strcmp(argv[1], "--once") == 0;
+    /* Blob streams allocate ~1 MiB of buffers each: keep them on the heap for reuse instead of
+     * an mmap/munmap (and its page faults) per blob. */
+    mallopt(M_MMAP_THRESHOLD, 8 << 20);
     qs_signals_init();
     qs_log_init("mirror", QS_LOG_INFO);
 

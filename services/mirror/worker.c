@@ -31,7 +31,7 @@
 #include "shared/queue.h"
 #include "shared/redis.h"
 
-#define TAKE_BLOCK_MS 2000
+#define TAKE_BLOCK_MS 300 /* idle poll; also how soon a stop is noticed */
 
 typedef struct {
     mirror_workers *owner;
