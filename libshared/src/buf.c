@@ -89,3 +89,16 @@ char *qs_buf_steal(qs_buf *b) {
     b->len = b->cap = 0;
     return p;
 }
+
+char *qs_strdup_printf(const char *fmt, ...) {
+    qs_buf b = QS_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = qs_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    if (rc != QS_OK) {
+        qs_buf_free(&b);
+        return NULL;
+    }
+    return qs_buf_steal(&b);
+}

@@ -77,20 +77,6 @@ static void free_secret(char *s) {
     }
 }
 
-static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *str_printf(const char *fmt, ...) {
-    qs_buf b = QS_BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = qs_buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    if (rc != QS_OK) {
-        qs_buf_free(&b);
-        return NULL;
-    }
-    return qs_buf_steal(&b);
-}
-
 /* Append `s` percent-encoded (everything but RFC 3986 unreserved characters). */
 static int put_escaped(qs_buf *b, const char *s) {
     static const char hex[] = "0123456789ABCDEF";
@@ -401,7 +387,7 @@ static bool find_challenge(const qs_header *h, size_t n, qs_challenge *c) {
 }
 
 int qs_registry_ping(qs_registry *r, qs_auth_kind *kind) {
-    char *url = str_printf("%s/v2/", r->base_url);
+    char *url = qs_strdup_printf("%s/v2/", r->base_url);
     if (!url)
         return QS_ENOMEM;
     qs_http_req req = QS_HTTP_REQ_INIT;
@@ -734,9 +720,9 @@ static int basic_authorization(qs_registry *r, char **out) {
     int rc = get_creds(r, &user, &pass);
     if (rc != QS_OK || !user)
         goto done;
-    char *plain = str_printf("%s:%s", user, pass ? pass : "");
+    char *plain = qs_strdup_printf("%s:%s", user, pass ? pass : "");
     char *b64 = plain ? qs_base64_encode(plain, strlen(plain)) : NULL;
-    *out = b64 ? str_printf("Basic %s", b64) : NULL;
+    *out = b64 ? qs_strdup_printf("Basic %s", b64) : NULL;
     rc = *out ? QS_OK : QS_ENOMEM;
     free_secret(plain);
     free_secret(b64);
@@ -760,7 +746,7 @@ int qs_registry_authorization(qs_registry *r, const char *scope, char **out) {
     rc = qs_registry_token(r, scope, false, &tok, NULL);
     if (rc != QS_OK)
         return rc;
-    *out = str_printf("Bearer %s", tok);
+    *out = qs_strdup_printf("Bearer %s", tok);
     free_secret(tok);
     return *out ? QS_OK : QS_ENOMEM;
 }
@@ -819,9 +805,9 @@ static int prepare(qs_registry *r, const reg_req *rr, qs_http_req *req, char *hb
     if (rc != QS_OK)
         return rc;
     int i = 0;
-    if (rr->accept && !(hbuf[i++] = str_printf("Accept: %s", rr->accept)))
+    if (rr->accept && !(hbuf[i++] = qs_strdup_printf("Accept: %s", rr->accept)))
         rc = QS_ENOMEM;
-    if (auth && !(hbuf[i++] = str_printf("Authorization: %s", auth)))
+    if (auth && !(hbuf[i++] = qs_strdup_printf("Authorization: %s", auth)))
         rc = QS_ENOMEM;
     hbuf[i] = NULL;
     free_secret(auth);
@@ -872,7 +858,7 @@ int qs_reg_call_do(qs_registry *r, const qs_reg_call *c, qs_http_resp *resp) {
     for (int round = 0;; round++) {
         char *auth = NULL, *line = NULL;
         int rc = qs_registry_authorization(r, c->scope, &auth);
-        if (rc == QS_OK && auth && !(line = str_printf("Authorization: %s", auth)))
+        if (rc == QS_OK && auth && !(line = qs_strdup_printf("Authorization: %s", auth)))
             rc = QS_ENOMEM;
         free_secret(auth);
         if (rc != QS_OK) {
@@ -981,8 +967,8 @@ static int manifest_req(qs_registry *r, const char *repo, const char *ref, bool 
     out->size = -1;
     if (!segment_ok(repo, "._-/") || !segment_ok(ref, "._-:+"))
         return QS_EINVAL;
-    char *url = str_printf("%s/v2/%s/manifests/%s", r->base_url, repo, ref);
-    char *scope = str_printf("repository:%s:pull", repo);
+    char *url = qs_strdup_printf("%s/v2/%s/manifests/%s", r->base_url, repo, ref);
+    char *scope = qs_strdup_printf("repository:%s:pull", repo);
     reg_req rr = {get ? "GET" : "HEAD", url, scope, QS_MANIFEST_ACCEPT, !get};
     qs_http_resp resp;
     int rc = url && scope ? reg_do(r, &rr, &resp) : QS_ENOMEM;
@@ -1052,8 +1038,8 @@ static char *blob_url(qs_registry *r, const char *repo, const char *digest, char
     *scope = NULL;
     if (!segment_ok(repo, "._-/") || !segment_ok(digest, "._-:+") || !strchr(digest, ':'))
         return NULL;
-    *scope = str_printf("repository:%s:pull", repo);
-    return str_printf("%s/v2/%s/blobs/%s", r->base_url, repo, digest);
+    *scope = qs_strdup_printf("repository:%s:pull", repo);
+    return qs_strdup_printf("%s/v2/%s/blobs/%s", r->base_url, repo, digest);
 }
 
 int qs_registry_blob_head(qs_registry *r, const char *repo, const char *digest, int64_t *size) {

@@ -78,20 +78,6 @@ bool qs_manifest_kind_is_list(qs_mkind k) {
 
 /* ------------------------------------------------------------------ helpers */
 
-static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *str_printf(const char *fmt, ...) {
-    qs_buf b = QS_BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = qs_buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    if (rc != QS_OK) {
-        qs_buf_free(&b);
-        return NULL;
-    }
-    return qs_buf_steal(&b);
-}
-
 static bool repo_ok(const char *repo) { return qs_reg_segment_ok(repo, "._-/"); }
 
 static bool header_value_ok(const char *v) {
@@ -135,7 +121,9 @@ static int outcome(qs_registry *r, const char *op, int rc, const qs_http_resp *r
     return rc;
 }
 
-static char *push_scope(const char *repo) { return str_printf("repository:%s:pull,push", repo); }
+static char *push_scope(const char *repo) {
+    return qs_strdup_printf("repository:%s:pull,push", repo);
+}
 
 /* ------------------------------------------------------------------ manifests */
 
@@ -149,8 +137,8 @@ int qs_registry_manifest_put(qs_registry *r, const char *repo, const char *ref,
     qs_sha256_digest(body ? body : "", len, d);
     if (strchr(ref, ':') && strcmp(ref, d) != 0)
         return QS_EINVAL; /* by digest: the body must be that digest (sha256 only) */
-    char *url = str_printf("%s/v2/%s/manifests/%s", qs_registry_base_url(r), repo, ref);
-    char *scope = push_scope(repo), *ct = str_printf("Content-Type: %s", media_type);
+    char *url = qs_strdup_printf("%s/v2/%s/manifests/%s", qs_registry_base_url(r), repo, ref);
+    char *scope = push_scope(repo), *ct = qs_strdup_printf("Content-Type: %s", media_type);
     const char *hdrs[] = {ct, NULL};
     qs_reg_call c = {.method = "PUT",
                      .url = url,
@@ -194,7 +182,7 @@ static int post_uploads(qs_registry *r, const char *repo, const char *scope, con
                         long *status, char **location, long *chunk_min) {
     *location = NULL;
     *status = 0;
-    char *url = str_printf("%s/v2/%s/blobs/uploads/%s", qs_registry_base_url(r), repo, query);
+    char *url = qs_strdup_printf("%s/v2/%s/blobs/uploads/%s", qs_registry_base_url(r), repo, query);
     qs_reg_call c = {.method = "POST", .url = url, .scope = scope};
     qs_http_resp resp = {0};
     int rc = url ? qs_reg_call_do(r, &c, &resp) : QS_ENOMEM;
@@ -215,7 +203,7 @@ static int post_uploads(qs_registry *r, const char *repo, const char *scope, con
 
 /* `location` with "digest=<d>" appended as a query parameter. */
 static char *with_digest(const char *location, const char *digest) {
-    return str_printf("%s%cdigest=%s", location, strchr(location, '?') ? '&' : '?', digest);
+    return qs_strdup_printf("%s%cdigest=%s", location, strchr(location, '?') ? '&' : '?', digest);
 }
 
 /* The closing PUT: streams `up` when stream is true (size known), else an empty body. */
@@ -338,8 +326,8 @@ int qs_registry_blob_mount(qs_registry *r, const char *repo, const char *digest,
         *session = NULL;
     if (!repo_ok(repo) || !repo_ok(from) || !qs_digest_valid(digest))
         return QS_EINVAL;
-    char *scope = str_printf("repository:%s:pull,push repository:%s:pull", repo, from);
-    char *query = str_printf("?mount=%s&from=%s", digest, from);
+    char *scope = qs_strdup_printf("repository:%s:pull,push repository:%s:pull", repo, from);
+    char *query = qs_strdup_printf("?mount=%s&from=%s", digest, from);
     char *location = NULL;
     long status = 0;
     int rc =
@@ -490,7 +478,7 @@ int qs_registry_tags(qs_registry *r, const char *repo, int page, const char *las
         *count = 0;
     if (!repo_ok(repo) || (last && !qs_reg_segment_ok(last, "._-")))
         return QS_EINVAL;
-    char *scope = str_printf("repository:%s:pull", repo);
+    char *scope = qs_strdup_printf("repository:%s:pull", repo);
     qs_buf u = QS_BUF_INIT;
     int rc = qs_buf_printf(&u, "%s/v2/%s/tags/list", qs_registry_base_url(r), repo);
     if (rc == QS_OK && page > 0)
@@ -510,7 +498,7 @@ int qs_registry_catalog(qs_registry *r, int page, char ***repos, size_t *count) 
     *repos = NULL;
     if (count)
         *count = 0;
-    char *first = page > 0 ? str_printf("%s/v2/_catalog?n=%d", qs_registry_base_url(r), page)
-                           : str_printf("%s/v2/_catalog", qs_registry_base_url(r));
+    char *first = page > 0 ? qs_strdup_printf("%s/v2/_catalog?n=%d", qs_registry_base_url(r), page)
+                           : qs_strdup_printf("%s/v2/_catalog", qs_registry_base_url(r));
     return list_paged(r, first, "registry:catalog:*", "repositories", repos, count);
 }

@@ -8,6 +8,8 @@
  * (when python3 with jsonschema is installed). Timing-based tests use 1 s timeouts. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+
+#include "redis_spawn.h"
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -28,29 +30,7 @@
 
 /* ---- a real server ---- */
 
-static pid_t server_pid;
-static int server_port;
-static char server_dir[64];
-
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static bool port_open(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
+static redis_proc srv;
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -65,61 +45,29 @@ static long long now_ms(void) {
 
 static qs_redis *connect_redis(void) {
     char url[64];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d", server_port);
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", srv.port);
     qs_redis *r = qs_redis_new(url, NULL, 0);
     cr_assert_not_null(r);
     return r;
 }
 
+/* Start Redis (AOF on) and wait until it answers PING, not just accepts connections. */
 static void start_server(void) {
-    char port[16];
-    snprintf(port, sizeof port, "%d", server_port);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "yes", "--dir", server_dir, (char *)NULL);
-        _exit(127);
-    }
-    server_pid = pid;
-    for (int i = 0; i < 500 && !port_open(server_port); i++)
-        sleep_ms(10);
+    rs_start(&srv);
     qs_redis *r = connect_redis();
     bool up = false;
     for (int i = 0; i < 500 && !(up = qs_redis_ping(r)); i++)
         sleep_ms(10);
     qs_redis_free(r);
-    cr_assert(up, "redis-server did not start on %d", server_port);
-}
-
-static void stop_server(int sig) {
-    if (server_pid > 0) {
-        kill(server_pid, sig);
-        waitpid(server_pid, NULL, 0);
-        server_pid = 0;
-    }
+    cr_assert(up, "redis-server did not answer on %d", srv.port);
 }
 
 static void setup(void) {
-    signal(SIGPIPE, SIG_IGN);
-    strcpy(server_dir, "/tmp/qs_queue_XXXXXX");
-    cr_assert_not_null(mkdtemp(server_dir));
-    server_port = free_port();
+    rs_prepare(&srv, true, false);
     start_server();
 }
 
-static void teardown(void) {
-    stop_server(SIGTERM);
-    if (server_dir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", server_dir);
-        cr_expect_eq(system(cmd), 0);
-    }
-}
+static void teardown(void) { rs_cleanup(&srv); }
 
 TestSuite(queue, .init = setup, .fini = teardown, .timeout = 60);
 
@@ -571,7 +519,7 @@ Test(queue, survives_redis_restart_with_aof) {
     cr_assert_eq(qs_queue_fail(q, t2.id, "later", false, NULL), QS_OK); /* delayed */
     cr_assert_eq(enq(q, "\"three v2\"", "3"), QS_ENQUEUE_REPLACED);
     ASSERT_COUNTS(q, 2, 1, 1, 0);
-    stop_server(SIGKILL); /* no shutdown save: only the AOF */
+    rs_stop(&srv, SIGKILL); /* no shutdown save: only the AOF */
     start_server();
     ASSERT_COUNTS(q, 2, 1, 1, 0);
     expect_take(q, 0, "\"three v2\"", NULL);
@@ -763,7 +711,7 @@ Test(queue, envelope_matches_schema) {
     cr_assert_eq(qs_queue_fail(q, d.id, "x", false, NULL), QS_OK);
     qs_task_clear(&d);
     char path[128];
-    snprintf(path, sizeof path, "%s/envelopes.json", server_dir);
+    snprintf(path, sizeof path, "%s/envelopes.json", srv.dir);
     json_t *all = json_array();
     for (int s = QS_TASK_WAITING; s <= QS_TASK_DEAD; s++) {
         qs_task *l = NULL;

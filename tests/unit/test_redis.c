@@ -3,6 +3,8 @@
  * the test process, via PR_SET_PDEATHSIG, if the test crashes). */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+
+#include "redis_spawn.h"
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -90,83 +92,18 @@ Test(redis_url, unreachable_is_null_not_fatal) {
 
 /* ---- a real server ---- */
 
-static pid_t server_pid;
-static int server_port;
-static char server_dir[64];
-static char sock_path[128];
-
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static bool port_open(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-static void start_server(void) {
-    char port[16];
-    snprintf(port, sizeof port, "%d", server_port);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 1);
-        dup2(devnull, 2);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", server_dir, "--unixsocket", sock_path, (char *)NULL);
-        _exit(127);
-    }
-    server_pid = pid;
-    for (int i = 0; i < 500 && !port_open(server_port); i++) {
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    cr_assert(port_open(server_port), "redis-server did not start on %d", server_port);
-}
-
-static void stop_server(void) {
-    if (server_pid > 0) {
-        kill(server_pid, SIGTERM);
-        waitpid(server_pid, NULL, 0);
-        server_pid = 0;
-    }
-}
+static redis_proc srv;
 
 static void setup(void) {
-    /* As in the services: a write to a socket the server closed must be an error, not a
-     * process-killing SIGPIPE. */
-    signal(SIGPIPE, SIG_IGN);
-    strcpy(server_dir, "/tmp/qs_redis_XXXXXX");
-    cr_assert_not_null(mkdtemp(server_dir));
-    snprintf(sock_path, sizeof sock_path, "%s/redis.sock", server_dir);
-    server_port = free_port();
-    start_server();
+    rs_prepare(&srv, false, true);
+    rs_start(&srv);
 }
 
-static void teardown(void) {
-    stop_server();
-    if (server_dir[0]) {
-        unlink(sock_path);
-        rmdir(server_dir);
-    }
-}
+static void teardown(void) { rs_cleanup(&srv); }
 
 static qs_redis *connect_url(const char *fmt) {
     char url[256], err[128] = "";
-    snprintf(url, sizeof url, fmt, server_port);
+    snprintf(url, sizeof url, fmt, srv.port);
     qs_redis *r = qs_redis_new(url, err, sizeof err);
     cr_assert_not_null(r, "%s: %s", url, err);
     return r;
@@ -229,14 +166,14 @@ Test(redis, reconnects_after_restart) {
     qs_redis *r = connect_url("redis://127.0.0.1:%d");
     cr_assert(qs_redis_ping(r));
     cr_assert_eq(qs_redis_set(r, "k", "before", 0), QS_OK);
-    stop_server();
+    rs_stop(&srv, SIGTERM);
     cr_assert_not(qs_redis_ping(r)); /* down: NULL, not a hang or a crash */
-    start_server();
+    rs_start(&srv);
     cr_assert(qs_redis_ping(r)); /* the next call reconnects */
 
     /* a restart between two calls is invisible: the stale connection fails, one reconnect */
-    stop_server();
-    start_server();
+    rs_stop(&srv, SIGTERM);
+    rs_start(&srv);
     cr_assert_eq(qs_redis_set(r, "k", "after", 0), QS_OK);
     bool found = false;
     char *v = qs_redis_get(r, "k", &found);
@@ -279,7 +216,7 @@ Test(redis, auth_and_database_selection) {
 
 Test(redis, unix_socket) {
     char url[200];
-    snprintf(url, sizeof url, "unix://%s", sock_path);
+    snprintf(url, sizeof url, "unix://%s", srv.sock);
     qs_redis *r = qs_redis_new(url, NULL, 0);
     cr_assert_not_null(r);
     cr_assert(qs_redis_ping(r));

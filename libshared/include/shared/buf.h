@@ -32,6 +32,8 @@ const char *qs_buf_str(const qs_buf *b);
 void qs_buf_reset(qs_buf *b);
 /** Free the allocation; the buffer is empty and reusable afterwards. */
 void qs_buf_free(qs_buf *b);
+/** A malloc'd printf-formatted string (free() it); NULL on ENOMEM or a bad format. */
+char *qs_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /** Hand the allocation to the caller (free() it); the buffer becomes empty. Never NULL
  *  unless allocation fails. */
 char *qs_buf_steal(qs_buf *b);
