@@ -45,6 +45,8 @@ QS_PROG=bench-mirror
 unset QS_STACK_DIR
 # shellcheck source=tests/stack/lib.sh
 . tests/stack/lib.sh
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
 
 CACHE=${QS_BENCH_CACHE:-/tmp/qs-bench-cache}/mirror
 RUNS=${QS_BENCH_RUNS:-3}
@@ -104,22 +106,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-broke() {
-    qs_info "BROKEN: $*"
-    BROKE=1
-}
 
 # ---------------------------------------------------------------------------- small helpers
 
-median() {
-    sort -g | awk '{a[NR] = $1} END {
-        if (NR == 0) { print "nan"; exit }
-        if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
 med() { tr ' ' '\n' <<<"$1" | { grep . || true; } | median; } # med "1.2 3.4 2.2"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
-le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
-goal() { if "$@"; then echo met; else echo MISSED; fi; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; } # KiB -> MiB
 fmt_s() { awk -v s="$1" 'BEGIN { printf (s < 10 ? "%.2f" : "%.1f"), s }'; }
 free_kib() { df -Pk "$1" | awk 'NR == 2 {print $4}'; }

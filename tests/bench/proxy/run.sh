@@ -33,6 +33,8 @@ QS_PROG=bench-proxy
 unset QS_STACK_DIR
 # shellcheck source=tests/stack/lib.sh
 . tests/stack/lib.sh
+# shellcheck source=tests/bench/lib.sh
+. tests/bench/lib.sh
 
 REPO=openshift/ci
 ACCEPT='application/vnd.oci.image.manifest.v1+json'
@@ -72,20 +74,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-broke() {
-    qs_info "BROKEN: $*"
-    BROKE=1
-}
 
-# median of the numbers on stdin
-median() {
-    sort -g | awk '{a[NR] = $1} END {
-        if (NR == 0) { print "nan"; exit }
-        if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
-ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
-goal() { if "$@"; then echo met; else echo MISSED; fi; }
 
 vm_kib() { # PID FIELD -> KiB
     awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"
