@@ -271,13 +271,13 @@ void mirror_workers_stop(mirror_workers *ws, double grace_s) {
     ws->stop = true;
     /* Copies in flight get the grace period; a copy still running after it is abandoned
      * (the process exits; its task is reclaimed by another worker after TASK_TIMEOUT). */
-    for (double waited = 0;; waited += 0.05) {
+    for (long waited_ms = 0;; waited_ms += 50) {
         size_t running = 0;
         for (size_t i = 0; i < ws->n; i++)
             running += ws->w[i].started && !ws->w[i].finished;
         if (running == 0)
             break;
-        if (waited >= grace_s) {
+        if ((double)waited_ms >= grace_s * 1000) {
             char n[24];
             snprintf(n, sizeof n, "%zu", running);
             qs_log(QS_LOG_WARN,

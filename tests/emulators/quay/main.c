@@ -35,7 +35,7 @@ static size_t fallback_table(const qs_route **out) {
 
 static size_t (*const tables[])(const qs_route **) = {
     emu_control_routes, quay_accounts_routes, quay_tokens_routes,
-    fallback_table, /* last: catches everything unknown */
+    quay_appr_routes,   fallback_table, /* last: catches everything unknown */
 };
 
 /* Read the settings; NULL signer on error (already logged). */

@@ -57,4 +57,9 @@ size_t quay_tokens_routes(const qs_route **out);
  *  {"errors":[{"code":CODE,"message":MESSAGE,"detail":{}}]}. */
 void quay_v2_error(qs_req *r, int status, const char *code, const char *message);
 
+/* ---- appr.c ---- */
+/** The App Registry (CNR) API, changevisibility and the /_emulator/appr controls. Also loads
+ *  the fixture's "appr_tokens" from $QUAY_EMU_FIXTURE (exits 2 when it is malformed). */
+size_t quay_appr_routes(const qs_route **out);
+
 #endif
