@@ -150,6 +150,23 @@ check "the --once copy is at the destination" has_tag ci_once_v1
 printf 'supplementalCIImages:\n  ci/gone:v1:\n    image: %s/external/once@sha256:%064d\n' "$QS_REG_PLAIN" 0 >"$E2E_TMP/gone.yaml"
 check "mirror --once with a missing source skips it and exits 0" once MIRROR_CONFIG="$E2E_TMP/gone.yaml"
 
+# ---------------------------------------------------------------------------- backup tags
+
+tests/tools/mkimage.sh "$E2E_TMP/op2" --layers 1 --size 128K --seed m-op2 >/dev/null
+tests/tools/push-image.sh "$E2E_TMP/op2" "docker://$QS_REG_PLAIN/ci/ci-operator:next"
+OP2=$(layout_digest "$E2E_TMP/op2")
+emu "$QS_KUBE_URL" PUT /_emulator/imagestreams \
+    "{\"namespace\":\"ci\",\"name\":\"ci-operator\",\"tags\":[{\"tag\":\"latest\",\"image\":\"$OP2\"}]}" >/dev/null
+check "with BACKUP_TAGS the new image is mirrored" once IMAGESTREAM_NAMESPACES=ci BACKUP_TAGS=true \
+    KUBE_API_URL="$QS_KUBE_URL" KUBE_TOKEN_FILE="$E2E_TMP/kube-token"
+expect_eq "the tag now points at the new image" "${OP2#sha256:}" \
+    "$(raw_digest "$QS_REG_TOKEN/$DEST_REPO:ci_ci-operator_latest" "${DCREDS[@]}")"
+backup=$("${SK[@]}" list-tags --tls-verify=false "${DCREDS[@]}" "docker://$QS_REG_TOKEN/$DEST_REPO" |
+    jq -r '.Tags[] | select(test("^[0-9]{14}_prune___ci_images_mirror__ci_ci-operator_latest$"))' | head -n 1)
+expect_match "the old image was tagged before the overwrite" '_prune___ci_images_mirror__' "$backup"
+expect_eq "the backup tag holds the old image" "${OP#sha256:}" \
+    "$(raw_digest "$QS_REG_TOKEN/$DEST_REPO:$backup" "${DCREDS[@]}")"
+
 # ---------------------------------------------------------------------------- the API
 
 expect_status "$SECOND_URL/api/v1/mirrors" 400
