@@ -507,7 +507,8 @@ Test(copy, a_64mib_layer_streams_in_bounded_memory) {
     fprintf(stderr,
             "bounded memory: peak RSS %ld KiB -> %ld KiB (+%ld KiB) for %lld bytes in %.2f s\n",
             before, after, after - before, (long long)res.bytes_copied, secs);
-    cr_assert_lt(after - before, RSS_LIMIT_KIB, "peak RSS grew by %ld KiB", after - before);
+    if (!getenv("QS_UNDER_VALGRIND")) /* memcheck's shadow memory inflates RSS */
+        cr_assert_lt(after - before, RSS_LIMIT_KIB, "peak RSS grew by %ld KiB", after - before);
     char sd[QS_DIGEST_STR_LEN + 1], dd[QS_DIGEST_STR_LEN + 1];
     skopeo_digest(st_.plain, "src/big:v1", false, sd);
     skopeo_digest(st_.token, "dst/big:v1", true, dd);
