@@ -320,3 +320,31 @@ int emu_serve(const char *name, const char *listen, const qs_route *routes, size
     qs_log(QS_LOG_INFO, "stopped", NULL);
     return 0;
 }
+
+int emu_collect_routes(const emu_table_fn *tables, size_t ntables, qs_route **routes,
+                       size_t *nroutes) {
+    *routes = NULL;
+    *nroutes = 0;
+    for (size_t i = 0; i < ntables; i++) {
+        const qs_route *t;
+        size_t n = tables[i](&t);
+        if (emu_routes_append(routes, nroutes, t, n) != 0) {
+            free(*routes);
+            *routes = NULL;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+const char *emu_env(const char *name, const char *def) {
+    const char *v = getenv(name);
+    return v && *v ? v : def;
+}
+
+void emu_start_process(const char *service, const char *level_var) {
+    qs_signals_init();
+    qs_log_level level = QS_LOG_INFO;
+    qs_log_level_parse(emu_env(level_var, "info"), &level);
+    qs_log_init(service, level);
+}

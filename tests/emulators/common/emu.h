@@ -31,6 +31,17 @@ size_t emu_control_routes(const qs_route **out);
 /** Append `nadd` routes to the growing array *all (malloc'd; free() it). 0 or -1 on ENOMEM. */
 int emu_routes_append(qs_route **all, size_t *n, const qs_route *add, size_t nadd);
 
+/** A route table of one part of an emulator. */
+typedef size_t (*emu_table_fn)(const qs_route **out);
+/** Concatenate the tables, in order, into one malloc'd route array (free() it). 0 or -1. */
+int emu_collect_routes(const emu_table_fn *tables, size_t ntables, qs_route **routes,
+                       size_t *nroutes);
+/** An environment variable, or `def` when unset or empty. */
+const char *emu_env(const char *name, const char *def);
+/** Block signals and start JSON logs for `service` at the level named by `level_var`
+ *  (default info). The first lines of every emulator's main. */
+void emu_start_process(const char *service, const char *level_var);
+
 /** Load a JSON object from `path`. NULL path → an empty object. NULL + message on error. */
 json_t *emu_load_fixture(const char *path, char *err, size_t errlen);
 

@@ -17,21 +17,13 @@
 json_t *koji_fixture;
 const char *koji_root_dir;
 
-static size_t (*const tables[])(const qs_route **) = {
+static const emu_table_fn tables[] = {
     emu_control_routes, koji_hub_routes,
     koji_file_routes, /* last: its fallback catches everything unknown */
 };
 
-static const char *env_or(const char *name, const char *def) {
-    const char *v = getenv(name);
-    return v && *v ? v : def;
-}
-
 int main(void) {
-    qs_signals_init();
-    qs_log_level level = QS_LOG_INFO;
-    qs_log_level_parse(env_or("KOJI_EMU_LOG_LEVEL", "info"), &level);
-    qs_log_init("koji-emulator", level);
+    emu_start_process("koji-emulator", "KOJI_EMU_LOG_LEVEL");
 
     char err[512] = "";
     koji_fixture = emu_load_fixture(getenv("KOJI_EMU_FIXTURE"), err, sizeof err);
@@ -40,18 +32,14 @@ int main(void) {
         json_decref(koji_fixture);
         return 2;
     }
-    koji_root_dir = env_or("KOJI_EMU_ROOT", NULL);
+    koji_root_dir = emu_env("KOJI_EMU_ROOT", NULL);
 
     qs_route *routes = NULL;
     size_t nroutes = 0;
-    for (size_t i = 0; i < QS_ARRAY_LEN(tables); i++) {
-        const qs_route *t;
-        size_t n = tables[i](&t);
-        if (emu_routes_append(&routes, &nroutes, t, n) != 0)
-            return 1;
-    }
-    int rc =
-        emu_serve("koji-emulator", env_or("KOJI_EMU_LISTEN", "127.0.0.1:0"), routes, nroutes, NULL);
+    if (emu_collect_routes(tables, QS_ARRAY_LEN(tables), &routes, &nroutes) != 0)
+        return 1;
+    int rc = emu_serve("koji-emulator", emu_env("KOJI_EMU_LISTEN", "127.0.0.1:0"), routes, nroutes,
+                       NULL);
     free(routes);
     json_decref(koji_fixture);
     return rc;

@@ -13,21 +13,13 @@
 #include "shared/common.h"
 #include "shared/log.h"
 
-static size_t (*const tables[])(const qs_route **) = {
+static const emu_table_fn tables[] = {
     emu_control_routes,      kube_store_routes,    kube_review_routes,
     kube_imagestream_routes, kube_fallback_routes, /* last: catches everything unknown */
 };
 
-static const char *env_or(const char *name, const char *def) {
-    const char *v = getenv(name);
-    return v && *v ? v : def;
-}
-
 int main(void) {
-    qs_signals_init();
-    qs_log_level level = QS_LOG_INFO;
-    qs_log_level_parse(env_or("KUBE_EMU_LOG_LEVEL", "info"), &level);
-    qs_log_init("kube-emulator", level);
+    emu_start_process("kube-emulator", "KUBE_EMU_LOG_LEVEL");
 
     char err[512] = "";
     json_t *fixture = emu_load_fixture(getenv("KUBE_EMU_FIXTURE"), err, sizeof err);
@@ -41,13 +33,9 @@ int main(void) {
 
     qs_route *routes = NULL;
     size_t nroutes = 0;
-    for (size_t i = 0; i < QS_ARRAY_LEN(tables); i++) {
-        const qs_route *t;
-        size_t n = tables[i](&t);
-        if (emu_routes_append(&routes, &nroutes, t, n) != 0)
-            return 1;
-    }
-    int rc = emu_serve("kube-emulator", env_or("KUBE_EMU_LISTEN", "127.0.0.1:0"), routes, nroutes,
+    if (emu_collect_routes(tables, QS_ARRAY_LEN(tables), &routes, &nroutes) != 0)
+        return 1;
+    int rc = emu_serve("kube-emulator", emu_env("KUBE_EMU_LISTEN", "127.0.0.1:0"), routes, nroutes,
                        kube_status_format);
     free(routes);
     return rc;

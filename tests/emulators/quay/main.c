@@ -33,7 +33,7 @@ static size_t fallback_table(const qs_route **out) {
     return QS_ARRAY_LEN(fallback_routes);
 }
 
-static size_t (*const tables[])(const qs_route **) = {
+static const emu_table_fn tables[] = {
     emu_control_routes, quay_accounts_routes, quay_tokens_routes,
     quay_appr_routes,   fallback_table, /* last: catches everything unknown */
 };
@@ -61,12 +61,7 @@ static qs_jwt_signer *configure(qs_conf *c, const char **listen) {
 }
 
 int main(void) {
-    qs_signals_init();
-    qs_log_level level = QS_LOG_INFO;
-    const char *lv = getenv("QUAY_EMU_LOG_LEVEL");
-    if (lv && *lv)
-        qs_log_level_parse(lv, &level);
-    qs_log_init("quay-emulator", level);
+    emu_start_process("quay-emulator", "QUAY_EMU_LOG_LEVEL");
 
     qs_conf *c = qs_conf_new();
     const char *listen = NULL;
@@ -77,12 +72,8 @@ int main(void) {
     }
     qs_route *routes = NULL;
     size_t nroutes = 0;
-    for (size_t i = 0; i < QS_ARRAY_LEN(tables); i++) {
-        const qs_route *t;
-        size_t n = tables[i](&t);
-        if (emu_routes_append(&routes, &nroutes, t, n) != 0)
-            return 1;
-    }
+    if (emu_collect_routes(tables, QS_ARRAY_LEN(tables), &routes, &nroutes) != 0)
+        return 1;
     int rc = emu_serve("quay-emulator", listen, routes, nroutes, qs_error_format_registry);
     free(routes);
     qs_jwt_signer_free(signer);
