@@ -65,7 +65,8 @@ check() {
     else
         local rc=$?
         e2e__not_ok "$name"
-        printf '#   command: %s\n#   exit status: %s\n' "$*" "$rc"
+        # only the program's name: arguments may carry credentials (--creds user:token)
+        printf '#   command: %s (arguments not shown)\n#   exit status: %s\n' "$1" "$rc"
         e2e__show "$out"
     fi
 }
