@@ -143,6 +143,17 @@ if [ -x build/release/bin/mirror ] && [ -n "$QS_KUBE_URL" ] && [ -n "$QS_REDIS_U
     started+=("mirror http://$MIRROR_ADDR  (log .stack/logs/mirror.log; API token in .stack/mirror/api-token)")
 fi
 
+# Services added later each have a snippet in tests/stack/demo/<service>.sh, sourced here in
+# this script's context (DIR, ROOT, UPSTREAM, creds, the .stack/env variables, fail, qs_spawn,
+# qs_wait_http). A snippet starts its service when it is built, appends one line to `started`
+# and its "how to try it" lines to HOWTO.
+HOWTO=()
+for snippet in tests/stack/demo/*.sh; do
+    [ -e "$snippet" ] || continue
+    # shellcheck source=/dev/null
+    . "$snippet"
+done
+
 # --- how to try it
 cat <<EOT
 
@@ -180,6 +191,7 @@ if [ -x build/release/bin/mirror ]; then
   curl -s "http://$MIRROR_ADDR/api/v1/mirrors?action=show&limit=10" | jq .
 EOT
 fi
+for line in "${HOWTO[@]}"; do printf '  %s\n' "$line"; done
 pull_creds=''
 # shellcheck disable=SC2016 # printed for the user to run after sourcing .stack/env
 if [ "${#creds[@]}" -gt 0 ]; then pull_creds=' --creds "$QS_PUSHER_USER:$QS_PUSHER_PASS"'; fi

@@ -136,6 +136,8 @@ typedef struct {
     long long ts_ms; /* when it was published (publisher's clock) */
 } qs_event;
 
+/** The one event stream the services share (repository.created, manifests.pushed, ...). */
+#define QS_EVENTS_STREAM "quayside:events"
 #define QS_EVENTS_MAXLEN 10000 /* the stream is trimmed to about this many entries */
 
 /** Append an event `type` with `data` (borrowed, may be NULL). `id_out` (may be NULL) gets the
