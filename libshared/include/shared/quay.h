@@ -12,10 +12,14 @@
  * fills a qs_quay_error with the status and the one message Quay's several error bodies
  * carry, read in the order detail → error_message → message → error → HTTP reason (B.13):
  *   400 "... already exists" / "Existing robot with name ..."       → QS_EEXISTS
- *   400 "Could not find robot with specified username" (not a 404)  → QS_ENOTFOUND
+ *   400 "Could not find robot ..." (GET/regenerate: "with specified
+ *       username", DELETE: "with username: org+short"; not a 404)   → QS_ENOTFOUND
+ *   400 "User does not have permission for repo."                   → QS_ENOTFOUND
  *   other 400                                                       → QS_EINVAL
  *   401 QS_EAUTH, 402 QS_EDENIED (err->status tells it from 403), 403 QS_EDENIED,
- *   404 QS_ENOTFOUND, 409 QS_ECONFLICT, 5xx/no answer QS_EUNAVAIL, other/unreadable QS_EPROTO.
+ *   404 QS_ENOTFOUND, 409 QS_ECONFLICT, 5xx/429/no answer QS_EUNAVAIL (after the shared
+ *   client's retries), other/unreadable QS_EPROTO. An unreadable token file is QS_EAUTH
+ *   with status 0.
  * The callers decide what "already exists" means for them (usually success).
  *
  * Names in paths: `ns` is an organization (or user) name; `repo` may hold '/' (extended
@@ -70,8 +74,8 @@ int qs_quay_parse_error(long status, const char *body, size_t len, qs_quay_error
 /** Any call: `method` on base + "/api/v1" + `path` (already encoded, may carry a query), with
  *  `body` as JSON (NULL = none). On success *out (may be NULL) is the parsed answer — JSON
  *  null for an empty body (201 "", 204). */
-int qs_quay_call(qs_quay *q, const char *method, const char *path, const json_t *body,
-                 json_t **out, qs_quay_error *err);
+int qs_quay_call(qs_quay *q, const char *method, const char *path, const json_t *body, json_t **out,
+                 qs_quay_error *err);
 
 /* ---- repositories (B.1–B.4, B.8) ---- */
 
@@ -89,10 +93,11 @@ int qs_quay_repo_create(qs_quay *q, const char *ns, const char *repo, bool publi
 /** PUT .../changestate {"state": "NORMAL"|"READ_ONLY"|"MIRROR"}. */
 int qs_quay_repo_set_state(qs_quay *q, const char *ns, const char *repo, const char *state,
                            qs_quay_error *err);
-/** POST .../changevisibility {"visibility"}; 402 → QS_EDENIED with status 402. */
+/** POST .../changevisibility {"visibility"}; 402 → QS_EDENIED with status 402. Quay answers
+ *  200 `null` when the repository does not exist: that is QS_ENOTFOUND (status 200). */
 int qs_quay_repo_set_visibility(qs_quay *q, const char *ns, const char *repo, bool public_,
                                 qs_quay_error *err);
-/** DELETE .../repository/ns/repo (204). */
+/** DELETE .../repository/ns/repo (204 — Quay answers 204 also when it does not exist). */
 int qs_quay_repo_delete(qs_quay *q, const char *ns, const char *repo, qs_quay_error *err);
 
 /* ---- repository mirror configuration (B.5) ---- */
@@ -131,8 +136,7 @@ int qs_quay_robot_create(qs_quay *q, const char *org, const char *short_name,
 int qs_quay_robot_regenerate(qs_quay *q, const char *org, const char *short_name, json_t **out,
                              qs_quay_error *err);
 /** DELETE (204). */
-int qs_quay_robot_delete(qs_quay *q, const char *org, const char *short_name,
-                         qs_quay_error *err);
+int qs_quay_robot_delete(qs_quay *q, const char *org, const char *short_name, qs_quay_error *err);
 
 /* ---- permissions (B.7) and default permissions (B.10) ---- */
 

@@ -6,7 +6,9 @@
  * Accounts live in one JSON object keyed by username behind a mutex; tests add or replace one
  * at run time (password rotation) through POST /_emulator/accounts. Authentication parses
  * HTTP Basic, compares the password in constant time, and answers with the same messages
- * Quay's credential validation produces. Passwords are never logged. */
+ * Quay's credential validation produces; a robot name ("org+short") not found here is
+ * looked up among the robots of the REST API (rest.c), whose token is the password.
+ * Passwords are never logged. */
 #include <fnmatch.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -130,6 +132,9 @@ quay_auth_result quay_accounts_authenticate(const char *authorization, quay_iden
         pthread_mutex_lock(&acc_mu);
         ok = credentials_ok(user, pass, id);
         pthread_mutex_unlock(&acc_mu);
+        /* a robot created through the REST API (rest.c), its token as the password */
+        if (!ok && strchr(user, '+'))
+            ok = quay_rest_robot_login(user, pass, id);
     }
     if (!ok) {
         /* Quay's messages: robots (name contains '+') and users differ. */
@@ -144,6 +149,13 @@ quay_auth_result quay_accounts_authenticate(const char *authorization, quay_iden
     free(user);
     free(pass);
     return ok ? QUAY_AUTH_OK : QUAY_AUTH_INVALID;
+}
+
+bool quay_accounts_exists(const char *username) {
+    pthread_mutex_lock(&acc_mu);
+    bool found = accounts && json_object_get(accounts, username) != NULL;
+    pthread_mutex_unlock(&acc_mu);
+    return found;
 }
 
 void quay_identity_free(quay_identity *id) {

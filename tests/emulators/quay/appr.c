@@ -4,7 +4,8 @@
  * login, the package listing of a namespace (visible packages with at least one release,
  * at most 50 as Quay's APP_REGISTRY_RESULTS_LIMIT), the releases of a package, push
  * ({"blob","release","media_type"}), delete of one release/media type, and the REST v1
- * POST /api/v1/repository/<ns>/<repo>/changevisibility. Statuses and bodies follow the
+ * changevisibility of a package (rest.c routes POST .../changevisibility here when the caller
+ * is not one of its API tokens). Statuses and bodies follow the
  * reference notes (omps.md §C, quay.md §B.8/§B.13): CNR errors are
  * {"error":{"code","message","details"}}, REST v1 errors the RFC 7807-like ApiException body.
  *
@@ -71,17 +72,6 @@ static void not_found(qs_req *r, const char *pkg, const char *release, const cha
     appr_error(
         r, 404, "package-not-found", msg,
         json_pack("{s:s, s:s?, s:s?}", "package", pkg, "release", release, "media_type", mt));
-}
-
-/* Quay's REST v1 ApiException body (quay.md §B.13). */
-static void api_error(qs_req *r, int status, const char *type, const char *detail) {
-    const char *host = qs_req_header(r, "Host");
-    char url[300];
-    snprintf(url, sizeof url, "http://%s/api/v1/error/%s", host ? host : "localhost", type);
-    qs_respond_json(r, status,
-                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "detail", detail, "error_message",
-                              detail, "error_type", type, "title", type, "type", url, "status",
-                              status));
 }
 
 static void iso_now(char *out, size_t n) {
@@ -636,53 +626,57 @@ static void h_delete(qs_req *r, void *ctx) {
             json_pack("{s:s, s:s, s:s}", "status", "deleted", "package", pkg, "release", rel));
 }
 
-/* ---- REST v1 changevisibility ---- */
+/* ---- REST v1 changevisibility (routed by rest.c) ---- */
 
-static void h_visibility(qs_req *r, void *ctx) {
-    QS_UNUSED(ctx);
-    if (emu_check(r))
-        return;
-    char pkg[512];
-    pkg_name(r, pkg, sizeof pkg);
+/* Quay's REST v1 ApiException body (quay.md §B.13). */
+static json_t *api_error_body(qs_req *r, int status, const char *type, const char *detail) {
+    const char *host = qs_req_header(r, "Host");
+    char url[300];
+    snprintf(url, sizeof url, "http://%s/api/v1/error/%s", host ? host : "localhost", type);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "detail", detail, "error_message", detail,
+                     "error_type", type, "title", type, "type", url, "status", status);
+}
+
+bool quay_appr_set_visibility(const char *target, const char *visibility) {
+    pthread_mutex_lock(&appr_mu);
+    json_t *repo = repos ? json_object_get(repos, target) : NULL;
+    if (repo)
+        json_object_set_new(repo, "visibility", json_string(visibility));
+    pthread_mutex_unlock(&appr_mu);
+    return repo != NULL;
+}
+
+int quay_appr_visibility(qs_req *r, const char *target, const json_t *body, json_t **answer) {
     bool known;
     json_t *grants = caller_grants(r, &known);
-    bool admin = quay_grants_allow(grants, pkg, "admin");
+    bool admin = quay_grants_allow(grants, target, "admin");
     json_decref(grants);
     if (!known) {
-        api_error(r, 401, "invalid_token", "Requires authentication");
-        return;
+        *answer = api_error_body(r, 401, "invalid_token", "Requires authentication");
+        return 401;
     }
     if (!admin) {
-        api_error(r, 403, "insufficient_scope", "Unauthorized");
-        return;
+        *answer = api_error_body(r, 403, "insufficient_scope", "Unauthorized");
+        return 403;
     }
-    size_t len;
-    const char *body = qs_req_body(r, &len);
-    json_t *j = json_loadb(body, len, 0, NULL);
-    json_t *v = json_object_get(j, "visibility");
+    json_t *v = json_object_get(body, "visibility");
     const char *vis = json_string_value(v);
-    if (!json_is_object(j) || !v) {
-        api_error(r, 400, "invalid_request", "'visibility' is a required property");
-        json_decref(j);
-        return;
+    if (!json_is_object(body) || !v) {
+        *answer = api_error_body(r, 400, "invalid_request", "'visibility' is a required property");
+        return 400;
     }
     if (!vis || (strcmp(vis, "public") != 0 && strcmp(vis, "private") != 0)) {
         char *txt = json_dumps(v, JSON_ENCODE_ANY);
         char msg[300];
         snprintf(msg, sizeof msg, "%.200s is not one of ['public', 'private']", txt ? txt : "?");
         free(txt);
-        api_error(r, 400, "invalid_request", msg);
-        json_decref(j);
-        return;
+        *answer = api_error_body(r, 400, "invalid_request", msg);
+        return 400;
     }
-    pthread_mutex_lock(&appr_mu);
-    json_t *repo = json_object_get(repos, pkg);
-    if (repo)
-        json_object_set_new(repo, "visibility", json_string(vis));
-    pthread_mutex_unlock(&appr_mu);
-    json_decref(j);
     /* Quay's quirk: an unknown repository answers 200 null. */
-    qs_respond_json(r, 200, repo ? json_pack("{s:b}", "success", 1) : json_null());
+    *answer =
+        quay_appr_set_visibility(target, vis) ? json_pack("{s:b}", "success", 1) : json_null();
+    return 200;
 }
 
 /* ---- control ---- */
@@ -799,7 +793,6 @@ static const qs_route appr_routes[] = {
     {"GET", "/cnr/api/v1/packages/{ns}/{pkg}", h_show, NULL, 0},
     {"POST", "/cnr/api/v1/packages/{ns}/{pkg}", h_push, NULL, APPR_MAX_BODY},
     {"DELETE", "/cnr/api/v1/packages/{ns}/{pkg}/{release}/{mt}", h_delete, NULL, 0},
-    {"POST", "/api/v1/repository/{ns}/{pkg}/changevisibility", h_visibility, NULL, 0},
     {"POST", "/_emulator/appr/tokens", h_token_put, NULL, 0},
     {"GET", "/_emulator/appr/repos", h_dump, NULL, 0},
     {"DELETE", "/_emulator/appr", h_reset, NULL, 0},

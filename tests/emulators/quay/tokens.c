@@ -11,7 +11,8 @@
  * cannot parse an array. Unlike quay.io (which answers only {"token"}) the answer also
  * carries access_token, expires_in and issued_at, so clients cache the token properly.
  * Scope parsing follows the distribution grammar: the name may contain one ':' (host:port),
- * so type and actions are split off from the ends. Tokens and passwords are never logged. */
+ * so type and actions are split off from the ends. Without a signing key (QUAY_EMU_TOKEN_KEY
+ * unset) the token server is disabled and answers 404. Tokens and passwords are never logged. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +219,10 @@ static void h_auth(qs_req *r, void *ctx) {
     QS_UNUSED(ctx);
     if (emu_check(r))
         return;
+    if (!cfg.signer) { /* started without QUAY_EMU_TOKEN_KEY */
+        quay_v2_error(r, 404, "NOT_FOUND", "token server disabled: no QUAY_EMU_TOKEN_KEY");
+        return;
+    }
     json_t *scopes = query_all(qs_req_query_string(r), "scope");
     quay_identity id = {0};
     if (!admit(r, &id, scopes)) {
