@@ -46,6 +46,10 @@ int kube_imagestreams_load(const json_t *fixture, char *err, size_t errlen);
 /** GET image streams (list per namespace, one by name); PUT /_emulator/imagestreams. */
 size_t kube_imagestream_routes(const qs_route **out);
 
+/* ---- secrets.c ---- */
+/** core/v1 Secrets: create, get, replace, delete, list (labelSelector) per namespace. */
+size_t kube_secret_routes(const qs_route **out);
+
 /* ---- reviews.c ---- */
 /** POST tokenreviews and subjectaccessreviews. */
 size_t kube_review_routes(const qs_route **out);

@@ -4,7 +4,7 @@
  * the service account token, users and permissions), KUBE_EMU_LOG_LEVEL (default info).
  * The routes are the concatenation of one table per part, in order: the shared /_emulator/
  * controls, this emulator's controls, the reviews, and finally the 404 fallback. A new
- * resource (ImageStreams here; Secrets later) adds its file and one line to `tables`. */
+ * resource (ImageStreams, Secrets) adds its file and one line to `tables`. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -14,8 +14,8 @@
 #include "shared/log.h"
 
 static const emu_table_fn tables[] = {
-    emu_control_routes,      kube_store_routes,    kube_review_routes,
-    kube_imagestream_routes, kube_fallback_routes, /* last: catches everything unknown */
+    emu_control_routes, kube_store_routes,    kube_review_routes, kube_imagestream_routes,
+    kube_secret_routes, kube_fallback_routes, /* last: catches everything unknown */
 };
 
 int main(void) {
