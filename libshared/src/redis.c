@@ -11,7 +11,8 @@
  * re-established once and the command sent again; if that fails too the caller gets NULL and
  * the next call starts over. The retry means a command whose reply was lost may run twice,
  * which is harmless for the GET/SET/PING style commands used here. Connectivity changes are
- * logged once per transition, not once per failed call. */
+ * logged once per transition, not once per failed call. A small lock (qs_redis_lock/unlock,
+ * at the end) lets processes serialise work on one key. */
 #include "shared/redis.h"
 
 #include <pthread.h>
@@ -21,8 +22,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "shared/common.h"
+#include "shared/digest.h"
 #include "shared/log.h"
 
 #define CONNECT_TIMEOUT_S 2
@@ -366,6 +369,83 @@ int qs_redis_set(qs_redis *r, const char *key, const char *value, long ttl_ms) {
     redisReply *rep = ttl_ms > 0 ? qs_redis_cmd(r, "SET %s %s PX %ld", key, value, ttl_ms)
                                  : qs_redis_cmd(r, "SET %s %s", key, value);
     int rc = rep && rep->type == REDIS_REPLY_STATUS ? QS_OK : QS_EUNAVAIL;
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
+/* ---- lock ----
+ * SET NX PX with a random token; the owner releases with a compare-and-delete script. A
+ * transport failure after the SET reached Redis is retried by run() and then finds the key
+ * taken: the GET afterwards recognises our own token, so that case is not mistaken for
+ * contention. Waiting polls with a growing, jittered interval (20 ms doubling to 200 ms). */
+
+static long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One attempt: 0 taken, QS_ECONFLICT held by another, QS_EUNAVAIL. */
+static int try_lock(qs_redis *r, const char *key, long ttl_ms, const char *token) {
+    redisReply *rep = qs_redis_cmd(r, "SET %s %s NX PX %ld", key, token, ttl_ms);
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        if (rep)
+            freeReplyObject(rep);
+        return QS_EUNAVAIL;
+    }
+    int rc = rep->type == REDIS_REPLY_STATUS ? QS_OK : QS_ECONFLICT;
+    freeReplyObject(rep);
+    if (rc == QS_ECONFLICT) {
+        bool found = false;
+        char *holder = qs_redis_get(r, key, &found);
+        if (holder && strcmp(holder, token) == 0)
+            rc = QS_OK;
+        free(holder);
+    }
+    return rc;
+}
+
+int qs_redis_lock(qs_redis *r, const char *key, long ttl_ms, long wait_ms, char *token,
+                  long *waited_ms) {
+    if (!r || !key || !*key || !token || ttl_ms <= 0 || wait_ms < 0)
+        return QS_EINVAL;
+    char *hex = qs_random_hex((QS_REDIS_LOCK_TOKEN_LEN - 1) / 2);
+    if (!hex)
+        return QS_ENOMEM;
+    snprintf(token, QS_REDIS_LOCK_TOKEN_LEN, "%s", hex);
+    free(hex);
+    long start = now_ms(), pause = 20;
+    for (;;) {
+        int rc = try_lock(r, key, ttl_ms, token);
+        long waited = now_ms() - start;
+        if (rc != QS_ECONFLICT || waited >= wait_ms) {
+            if (rc != QS_OK)
+                token[0] = '\0';
+            if (waited_ms)
+                *waited_ms = waited;
+            return rc;
+        }
+        unsigned char j = 0;
+        qs_random_bytes(&j, 1);
+        long sleep_ms = pause / 2 + (long)j * pause / 510; /* [pause/2, pause] */
+        if (sleep_ms > wait_ms - waited)
+            sleep_ms = wait_ms - waited;
+        struct timespec ts = {sleep_ms / 1000, (sleep_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        pause = pause * 2 > 200 ? 200 : pause * 2;
+    }
+}
+
+int qs_redis_unlock(qs_redis *r, const char *key, const char *token) {
+    static const char script[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+                                 "return redis.call('DEL', KEYS[1]) else return 0 end";
+    if (!r || !key || !*key || !token || !*token)
+        return QS_EINVAL;
+    redisReply *rep = qs_redis_cmd(r, "EVAL %s 1 %s %s", script, key, token);
+    int rc = QS_EUNAVAIL;
+    if (rep && rep->type == REDIS_REPLY_INTEGER)
+        rc = rep->integer == 1 ? QS_OK : QS_ENOTFOUND;
     if (rep)
         freeReplyObject(rep);
     return rc;

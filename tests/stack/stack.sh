@@ -19,6 +19,15 @@
 #              issuer quay-emulator, ES256 key generated per stack)
 #   quay       build/<variant>/bin/quay-emulator   (default: only if built)
 #   kube       build/<variant>/bin/kube-emulator   (default: only if built)
+#   koji       build/<variant>/bin/koji-emulator   (default: only if built): hub at
+#              $QS_KOJI_URL (…/kojihub), top directory $QS_KOJI_ROOT_URL served from the
+#              directory $QS_KOJI_ROOT (tests put archives there); the fixture
+#              $QS_KOJI_FIXTURE has the builds omps-op-1.0-1 (typeinfo archive),
+#              omps-legacy-2.0-3 (legacy key + getBuildLogs), omps-noop-1.0-1 (not an
+#              operator image) and omps-nolog-1.0-1 (legacy key, archive not in the logs); their
+#              archive paths are $QS_KOJI_ROOT/packages/<name>/<version>/<release>/files/
+#              operator-manifests/operator_manifests.zip and, for the legacy build,
+#              .../data/logs/noarch/operator_manifests.zip
 # VARIANT (or QS_VARIANT) picks build/<variant>/bin; default release.
 # QS_STACK_TIMEOUT: seconds each component gets to answer (default 30).
 set -euo pipefail
@@ -26,7 +35,7 @@ QS_PROG=stack
 # shellcheck source=tests/stack/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_COMPONENTS=(redis reg-plain reg-basic reg-token quay kube)
+ALL_COMPONENTS=(redis reg-plain reg-basic reg-token quay kube koji)
 MARKER=.qs-stack
 
 usage() {
@@ -123,12 +132,44 @@ write_env() {
             QS_KUBE_URL QS_KUBE_SA_TOKEN \
             QS_ROBOT_USER QS_ROBOT_PASS QS_PUSHER_USER QS_PUSHER_PASS \
             QS_TOKEN_ALICE QS_TOKEN_BOB QS_TOKEN_SA \
-            QS_QUAY_FIXTURE QS_KUBE_FIXTURE; do
+            QS_QUAY_FIXTURE QS_KUBE_FIXTURE \
+            QS_KOJI_URL QS_KOJI_ROOT_URL QS_KOJI_ROOT QS_KOJI_FIXTURE; do
             local val=${!v-}
             printf "export %s='%s'\n" "$v" "${val//\'/\'\\\'\'}"
         done
     } >"$tmp"
     mv -f "$tmp" "$f"
+}
+
+# The Koji emulator's builds (see the header); archives are files under $QS_KOJI_ROOT.
+koji_fixture() { # DIR
+    QS_KOJI_ROOT=$1/root
+    QS_KOJI_FIXTURE=$1/fixture.json
+    mkdir -p "$QS_KOJI_ROOT"
+    cat >"$QS_KOJI_FIXTURE" <<'JSON'
+{
+  "api_version": 1,
+  "builds": [
+    {"nvr": "omps-op-1.0-1", "id": 101, "build_id": 101, "name": "omps-op", "version": "1.0",
+     "release": "1", "volume_name": "DEFAULT",
+     "extra": {"typeinfo": {"operator-manifests": {"archive": "operator_manifests.zip"}}}},
+    {"nvr": "omps-legacy-2.0-3", "id": 102, "build_id": 102, "name": "omps-legacy",
+     "version": "2.0", "release": "3", "volume_name": null,
+     "extra": {"operator_manifests_archive": "operator_manifests.zip"},
+     "logs": [{"name": "build.log", "dir": "noarch",
+               "path": "packages/omps-legacy/2.0/3/data/logs/noarch/build.log"},
+              {"name": "operator_manifests.zip", "dir": "noarch",
+               "path": "packages/omps-legacy/2.0/3/data/logs/noarch/operator_manifests.zip"}]},
+    {"nvr": "omps-noop-1.0-1", "id": 103, "build_id": 103, "name": "omps-noop",
+     "version": "1.0", "release": "1", "volume_name": "DEFAULT", "extra": {"container_koji_task_id": 7}},
+    {"nvr": "omps-nolog-1.0-1", "id": 104, "build_id": 104, "name": "omps-nolog",
+     "version": "1.0", "release": "1", "volume_name": "DEFAULT",
+     "extra": {"operator_manifests_archive": "operator_manifests.zip"},
+     "logs": [{"name": "build.log", "dir": "noarch",
+               "path": "packages/omps-nolog/1.0/1/data/logs/noarch/build.log"}]}
+  ]
+}
+JSON
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -151,7 +192,7 @@ cmd_start() {
     done
 
     local emu
-    for emu in quay kube; do
+    for emu in quay kube koji; do
         if want "$emu" && [ ! -x "$QS_BIN/$emu-emulator" ]; then
             if [ "$explicit" = 1 ]; then
                 qs_die "$emu: $QS_BIN/$emu-emulator is not built (make VARIANT=$QS_VARIANT)"
@@ -188,10 +229,10 @@ cmd_start() {
     QS_BIN=$(cd "$(dirname "$QS_BIN")" 2>/dev/null && pwd)/$(basename "$QS_BIN")
 
     local -a ports
-    mapfile -t ports < <(qs_free_ports 6)
-    [ "${#ports[@]}" -eq 6 ] || qs_die "could not get free ports"
+    mapfile -t ports < <(qs_free_ports 7)
+    [ "${#ports[@]}" -eq 7 ] || qs_die "could not get free ports"
     local p_redis=${ports[0]} p_plain=${ports[1]} p_basic=${ports[2]} p_token=${ports[3]}
-    local p_quay=${ports[4]} p_kube=${ports[5]}
+    local p_quay=${ports[4]} p_kube=${ports[5]} p_koji=${ports[6]}
 
     write_fixtures
     # Every variable write_env exports (via ${!v}) starts empty; a skipped component leaves it so.
@@ -199,6 +240,7 @@ cmd_start() {
     {
         QS_REDIS_URL='' QS_REDIS_PORT='' QS_REG_PLAIN='' QS_REG_BASIC='' QS_REG_TOKEN=''
         QS_QUAY_URL='' QS_KUBE_URL='' QS_TOKEN_KEY='' QS_TOKEN_CERT='' QS_REG_BASIC_HTPASSWD=''
+        QS_KOJI_URL='' QS_KOJI_ROOT_URL='' QS_KOJI_ROOT='' QS_KOJI_FIXTURE=''
     }
     QS_REG_BASIC_USER=ci-robot
     QS_REG_BASIC_PASS=$(qs_rand)
@@ -283,6 +325,18 @@ cmd_start() {
         pid_of[kube]=$QS_LAST_PID
         QS_KUBE_URL=http://127.0.0.1:$p_kube
     fi
+    if want koji; then
+        koji_fixture "$QS_STACK_DIR/koji"
+        qs_spawn koji "$QS_LOG_DIR/koji-emulator.log" env \
+            KOJI_EMU_LISTEN="127.0.0.1:$p_koji" \
+            KOJI_EMU_FIXTURE="$QS_KOJI_FIXTURE" \
+            KOJI_EMU_ROOT="$QS_KOJI_ROOT" \
+            "$QS_BIN/koji-emulator"
+        pid_of[koji]=$QS_LAST_PID
+        # shellcheck disable=SC2034 # exported by write_env
+        QS_KOJI_URL=http://127.0.0.1:$p_koji/kojihub
+        QS_KOJI_ROOT_URL=http://127.0.0.1:$p_koji/
+    fi
     QS_COMPONENTS="${COMPONENTS[*]}"
 
     local ok=1
@@ -297,6 +351,8 @@ cmd_start() {
         "$QS_LOG_DIR/quay-emulator.log" "200" || ok=0; }
     want kube && { qs_wait_http kube "$QS_KUBE_URL/_emulator/health" "${pid_of[kube]}" \
         "$QS_LOG_DIR/kube-emulator.log" "200" || ok=0; }
+    want koji && { qs_wait_http koji "${QS_KOJI_ROOT_URL}_emulator/health" "${pid_of[koji]}" \
+        "$QS_LOG_DIR/koji-emulator.log" "200" || ok=0; }
 
     if [ "$ok" != 1 ]; then
         qs_info "stack failed to start; stopping what did start (logs kept in $QS_STACK_DIR)"

@@ -262,3 +262,107 @@ Test(redis, shared_between_threads) {
     }
     qs_redis_free(r);
 }
+
+/* ---- qs_redis_lock / qs_redis_unlock ---- */
+
+Test(redis, lock_excludes_and_releases_only_its_own) {
+    qs_redis *r = connect_url("redis://127.0.0.1:%d");
+    char a[QS_REDIS_LOCK_TOKEN_LEN], b[QS_REDIS_LOCK_TOKEN_LEN];
+    long waited = -1;
+    cr_assert_eq(qs_redis_lock(r, "lk", 10000, 0, a, &waited), QS_OK);
+    cr_assert_eq(strlen(a), QS_REDIS_LOCK_TOKEN_LEN - 1);
+    cr_assert(waited >= 0);
+    /* held: a second taker gives up after its wait, having waited about that long */
+    cr_assert_eq(qs_redis_lock(r, "lk", 10000, 150, b, &waited), QS_ECONFLICT);
+    cr_assert(waited >= 150 && waited < 2000, "waited %ld ms", waited);
+    cr_assert_str_eq(b, "");
+    /* the lock expires by itself */
+    redisReply *rep = qs_redis_cmd(r, "PTTL lk");
+    cr_assert(rep->integer > 8000 && rep->integer <= 10000, "pttl %lld", rep->integer);
+    freeReplyObject(rep);
+    /* a wrong token releases nothing; the right one does, once */
+    cr_assert_eq(qs_redis_unlock(r, "lk", "not-the-token"), QS_ENOTFOUND);
+    bool found = false;
+    char *v = qs_redis_get(r, "lk", &found);
+    cr_assert(found);
+    cr_assert_str_eq(v, a);
+    free(v);
+    cr_assert_eq(qs_redis_unlock(r, "lk", a), QS_OK);
+    cr_assert_eq(qs_redis_unlock(r, "lk", a), QS_ENOTFOUND);
+    cr_assert_eq(qs_redis_lock(r, "lk", 10000, 0, b, NULL), QS_OK);
+    cr_assert_str_neq(a, b);
+    cr_assert_eq(qs_redis_unlock(r, "lk", b), QS_OK);
+    cr_assert_eq(qs_redis_lock(r, "", 1000, 0, a, NULL), QS_EINVAL);
+    cr_assert_eq(qs_redis_lock(r, "k", 0, 0, a, NULL), QS_EINVAL);
+    qs_redis_free(r);
+}
+
+Test(redis, lock_expiry_lets_a_waiter_in_and_the_old_holder_cannot_delete_it) {
+    qs_redis *r = connect_url("redis://127.0.0.1:%d");
+    char a[QS_REDIS_LOCK_TOKEN_LEN], b[QS_REDIS_LOCK_TOKEN_LEN];
+    cr_assert_eq(qs_redis_lock(r, "exp", 200, 0, a, NULL), QS_OK);
+    long waited = 0;
+    cr_assert_eq(qs_redis_lock(r, "exp", 5000, 3000, b, &waited), QS_OK); /* after expiry */
+    cr_assert(waited >= 100 && waited < 3000, "waited %ld ms", waited);
+    cr_assert_eq(qs_redis_unlock(r, "exp", a), QS_ENOTFOUND); /* stale holder: no effect */
+    bool found = false;
+    char *v = qs_redis_get(r, "exp", &found);
+    cr_assert(found);
+    cr_assert_str_eq(v, b);
+    free(v);
+    cr_assert_eq(qs_redis_unlock(r, "exp", b), QS_OK);
+    qs_redis_free(r);
+}
+
+typedef struct {
+    qs_redis *r;
+    int *inside; /* holders at once, must never exceed 1 */
+    int *max_inside;
+    int rounds_ok;
+} lock_arg;
+
+static void *lock_worker(void *p) {
+    lock_arg *a = p;
+    for (int i = 0; i < 10; i++) {
+        char tok[QS_REDIS_LOCK_TOKEN_LEN];
+        if (qs_redis_lock(a->r, "shared", 5000, 5000, tok, NULL) != QS_OK)
+            continue;
+        int now = __atomic_add_fetch(a->inside, 1, __ATOMIC_SEQ_CST);
+        int seen = __atomic_load_n(a->max_inside, __ATOMIC_SEQ_CST);
+        while (now > seen && !__atomic_compare_exchange_n(a->max_inside, &seen, now, false,
+                                                          __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            ;
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        __atomic_sub_fetch(a->inside, 1, __ATOMIC_SEQ_CST);
+        if (qs_redis_unlock(a->r, "shared", tok) == QS_OK)
+            a->rounds_ok++;
+    }
+    return NULL;
+}
+
+Test(redis, lock_is_mutual_exclusion_across_connections) {
+    int inside = 0, max_inside = 0;
+    pthread_t t[4];
+    lock_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (lock_arg){connect_url("redis://127.0.0.1:%d"), &inside, &max_inside, 0};
+        pthread_create(&t[i], NULL, lock_worker, &args[i]);
+    }
+    int total = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        total += args[i].rounds_ok;
+        qs_redis_free(args[i].r);
+    }
+    cr_assert_eq(max_inside, 1, "two holders at once");
+    cr_assert_eq(total, 40, "every round took and released the lock (%d)", total);
+}
+
+Test(redis_url, lock_without_redis_is_unavailable) {
+    qs_redis *r = qs_redis_new("redis://127.0.0.1:1", NULL, 0);
+    char tok[QS_REDIS_LOCK_TOKEN_LEN];
+    cr_assert_eq(qs_redis_lock(r, "k", 1000, 100, tok, NULL), QS_EUNAVAIL);
+    cr_assert_eq(qs_redis_unlock(r, "k", "abc"), QS_EUNAVAIL);
+    qs_redis_free(r);
+}
