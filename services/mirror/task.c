@@ -31,7 +31,8 @@ void mirror_wants_free(mirror_wants *w) {
     w->n = w->cap = 0;
 }
 
-static const char *const owners[] = {"imagestream", "supplemental", "art", "qci", "api"};
+static const char *const owners[] = {"imagestream", "supplemental", "art",
+                                     "qci",         "api",          "org-mirror"};
 
 json_t *mirror_task_to_json(const mirror_task *t) {
     return json_pack(

@@ -112,7 +112,7 @@ static int enqueue(qs_queue *mq, const char *source, const char *dest, const cha
     json_t *p =
         json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b}", "source", source, "destination", dest,
                   "source_tag_ref", "", "source_digest", digest, "current_quay_digest", current,
-                  "created_at", now, "owner", "api", "stale", 0, "date_tag", 0);
+                  "created_at", now, "owner", "org-mirror", "stale", 0, "date_tag", 0);
     char *text = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(p);
     int rc = text ? qs_queue_enqueue(mq, text, dest, NULL) : QS_ENOMEM;
