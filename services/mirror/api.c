@@ -15,12 +15,11 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "mirror/naming.h"
 #include "mirror/task.h"
+#include "shared/api_token.h"
 #include "shared/common.h"
-#include "shared/digest.h"
 #include "shared/log.h"
 
 #define DEFAULT_LIMIT 100
@@ -111,28 +110,9 @@ static void h_mirrors(qs_req *r, void *ctx) {
     }
 }
 
-/* Bearer token check for the write endpoints. Answers and returns false when refused. */
-static bool authorized(mirror_api *api, qs_req *r) {
-    char *want = NULL;
-    if (!api->api_token || qs_secret_get(api->api_token, &want) != QS_OK) {
-        qs_respond_error(r, 403, "writes_disabled",
-                         "write endpoints need API_TOKEN_FILE to be configured");
-        return false;
-    }
-    const char *h = qs_req_header(r, "Authorization");
-    const char *got = h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
-    bool ok = got && qs_consttime_equal(got, strlen(got), want, strlen(want));
-    qs_secret_release(want);
-    if (!ok) {
-        qs_resp_header(r, "WWW-Authenticate", "Bearer realm=\"mirror\"");
-        qs_respond_error(r, 401, "unauthorized", "a valid bearer token is required");
-    }
-    return ok;
-}
-
 static void h_enqueue(qs_req *r, void *ctx) {
     mirror_api *api = ctx;
-    if (!authorized(api, r))
+    if (!qs_require_bearer(r, api->api_token, "mirror"))
         return;
     json_t *j = qs_req_json(r);
     if (!j)
@@ -170,7 +150,7 @@ static void h_enqueue(qs_req *r, void *ctx) {
 
 static void h_retry(qs_req *r, void *ctx) {
     mirror_api *api = ctx;
-    if (!authorized(api, r))
+    if (!qs_require_bearer(r, api->api_token, "mirror"))
         return;
     size_t len = 0;
     qs_req_body(r, &len);
