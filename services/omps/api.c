@@ -5,15 +5,16 @@
  *   POST   /v2/<org>/zipfile[/<version>]          v2: repository = the packageName
  *   POST   /v2/<org>/koji/<nvr>[/<version>]
  *   DELETE /v1|v2/<org>/<repo>[/<version>]        one release or all of them
- *   GET    /v1|v2/health/ping                     Quay and Koji reachable? 200 or 503
+ *   GET    /v1|v2/health/ping                     Quay, Koji (and Greenwave) reachable? 200/503
  *   GET    /v1|v2/about                           {"version","operatorcourier"}
  *
  * Every push and delete first needs an Authorization header (403
  * OMPSAuthorizationHeaderRequired before anything else is looked at), which is forwarded to
  * Quay verbatim and never logged. Pushes and deletes take one of WORKERS_NUM slots (others
- * wait). A push works in a private directory per request: the upload or the Koji download,
- * then the extraction (zip_check: limits, traversal, symlinks, bombs), then push.c; the
- * directory is removed whatever happens. Errors are OMPS's JSON with its ids (errors.c). */
+ * wait). A push works in a private directory per request: the upload or the Koji download
+ * (followed, when Greenwave is configured, by its decision on the build), then the extraction
+ * (zip_check: limits, traversal, symlinks, bombs), then push.c; the directory is removed whatever
+ * happens. Errors are OMPS's JSON with its ids (errors.c). */
 #include "omps/api.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "omps/errors.h"
+#include "omps/greenwave.h"
 #include "omps/koji_source.h"
 #include "omps/packages.h"
 #include "omps/push.h"
@@ -190,6 +192,9 @@ static void push(qs_req *r, omps_service *svc, const push_args *a) {
         if (cap < svc->s->max_content_length)
             cap = svc->s->max_content_length;
         rc = omps_koji_fetch(svc->koji, a->nvr, zip_path, cap, &e);
+        /* download first, so a missing NVR fails alike with or without Greenwave (44869ca) */
+        if (rc == QS_OK && omps_greenwave_enabled(&svc->s->file.greenwave))
+            rc = omps_greenwave_check(&svc->s->file.greenwave, svc->quay, a->nvr, &e);
         if (rc == QS_OK)
             rc = extract(svc, zip_path, workdir, (uint64_t)cap, &z, &e);
     } else {
@@ -273,11 +278,19 @@ static void h_ping(qs_req *r, void *ctx) {
     char kwhy[512] = "";
     int krc = qs_koji_api_version(svc->koji_health, &api, kwhy, sizeof kwhy);
     json_t *koji = service_state(krc, kwhy);
-    bool ok = qrc == QS_OK && krc == QS_OK;
+    const omps_greenwave_conf *gw = &svc->s->file.greenwave;
+    int grc = QS_OK;
+    json_t *greenwave = json_null();
+    if (omps_greenwave_enabled(gw)) {
+        char gwhy[700] = "";
+        grc = omps_greenwave_version(gw, svc->quay_health, NULL, 0, gwhy, sizeof gwhy);
+        greenwave = service_state(grc, gwhy);
+    }
+    bool ok = qrc == QS_OK && krc == QS_OK && grc == QS_OK;
     int status = ok ? 200 : 503;
     qs_respond_json(r, status,
-                    json_pack("{s:b,s:i,s:{s:o,s:o,s:n}}", "ok", ok, "status", status, "services",
-                              "koji", koji, "quay", quay, "greenwave"));
+                    json_pack("{s:b,s:i,s:{s:o,s:o,s:o}}", "ok", ok, "status", status, "services",
+                              "koji", koji, "quay", quay, "greenwave", greenwave));
 }
 
 static void h_about(qs_req *r, void *ctx) {

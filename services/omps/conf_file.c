@@ -33,6 +33,7 @@ static const char *const top_keys[] = {"organizations",
                                        "debug",
                                        "log_format",
                                        "secret_key",
+                                       "greenwave",
                                        NULL};
 static const char *const org_keys[] = {
     "public",          "oauth_token", "oauth_token_file", "replace_registry", "package_name_suffix",
@@ -230,8 +231,8 @@ static void parse_org(qs_conf *errs, const char *where, const char *name, const 
 }
 
 static void parse_orgs(qs_conf *errs, const char *where, const json_t *v, omps_conf_file *out) {
-    if (json_is_null(v))
-        return;
+    if (!v || json_is_null(v))
+        return; /* absent or `organizations:` with nothing under it */
     if (!json_is_object(v)) {
         qs_conf_error(errs, "%s: organizations must be a mapping of organization name to settings",
                       where);
@@ -294,21 +295,14 @@ size_t omps_conf_file_parse(const json_t *root, const char *where, omps_conf_fil
         qs_conf_error(errs, "%s: the configuration must be a mapping of settings", where);
         return qs_conf_error_count(errs) - before;
     }
-    if (json_object_get(root, "greenwave"))
-        qs_conf_error(errs,
-                      "%s: greenwave: Greenwave decisions are not supported by this "
-                      "implementation; remove the key",
-                      where);
-    json_t *known = json_deep_copy(root);
-    json_object_del(known, "greenwave");
-    check_keys(errs, where, known, "", top_keys);
-    json_decref(known);
+    check_keys(errs, where, root, "", top_keys);
     parse_orgs(errs, where, json_object_get(root, "organizations"), out);
+    omps_greenwave_conf_parse(json_object_get(root, "greenwave"), where, &out->greenwave, errs);
     check_values(errs, where, root);
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)root, key, v) {
-        if (strcmp(key, "organizations") != 0)
+        if (strcmp(key, "organizations") != 0 && strcmp(key, "greenwave") != 0)
             json_object_set(out->values, key, v);
     }
     return qs_conf_error_count(errs) - before;
@@ -353,6 +347,7 @@ void omps_conf_file_free(omps_conf_file *f) {
         free_org(&f->orgs[i]);
     free(f->orgs);
     json_decref(f->values);
+    omps_greenwave_conf_free(&f->greenwave);
     memset(f, 0, sizeof *f);
 }
 

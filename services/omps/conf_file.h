@@ -18,10 +18,12 @@
  *   zipfile_max_uncompressed_size: 20971520
  *   max_content_length: 2097152
  *   log_level: info
+ *   greenwave:                           # optional: the Greenwave gate of Koji pushes
+ *     {url: https://greenwave.example.com/, context: osbs_push, product_version: cvp}
  *
  * Unknown keys anywhere are errors (named with their path). The original's `debug`,
  * `log_format` and `secret_key` are accepted and ignored (they mean nothing here); `greenwave`
- * is refused as not supported. Every organization's rules are checked as at a push
+ * is checked by greenwave.c. Every organization's rules are checked as at a push
  * (omps_org_settings_check: regular expressions compile, templates and annotation values
  * format). Environment variables of the same names (upper case) win over the file. */
 #ifndef OMPS_CONF_FILE_H
@@ -31,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "omps/greenwave.h"
 #include "omps/manifests.h"
 #include "shared/config.h"
 
@@ -52,6 +55,7 @@ typedef struct {
     omps_org *orgs;
     size_t n_orgs;
     json_t *values; /* the file's other keys (default_release_version, ...), checked types */
+    omps_greenwave_conf greenwave; /* `greenwave`; all NULL = the gate is off */
 } omps_conf_file;
 
 /** The settings an organization without configuration gets (public false, no rules). */

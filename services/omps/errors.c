@@ -27,6 +27,7 @@ void omps_error_set(omps_error *e, int status, const char *id, const char *fmt, 
 void omps_error_clear(omps_error *e) {
     json_decref(e->validation_info);
     json_decref(e->quay_response);
+    json_decref(e->greenwave_response);
     memset(e, 0, sizeof *e);
 }
 
@@ -37,6 +38,8 @@ json_t *omps_error_json(const omps_error *e) {
         json_object_set(o, "validation_info", e->validation_info);
     if (o && e->quay_response)
         json_object_set(o, "quay_response", e->quay_response);
+    if (o && e->greenwave_response)
+        json_object_set(o, "greenwave_response", e->greenwave_response);
     return o;
 }
 

@@ -1,6 +1,7 @@
 /* errors.h — OMPS's error answers (reference/omps.md §A.13): the body
  * {"status": N, "error": "<id>", "message": "..."} plus `validation_info` (PackageValidationError)
- * or `quay_response` (QuayAuthorizationError, QuayCourierError) where the original has them,
+ * or `quay_response` (QuayAuthorizationError, QuayCourierError) or `greenwave_response`
+ * (GreenwaveError, GreenwaveUnsatisfiedError) where the original has them,
  * and the mapping of every failure of a step (Quay's answers, courier's checks, zip checks,
  * Koji) onto the original's ids, statuses and messages. Pure: no I/O. */
 #ifndef OMPS_ERRORS_H
@@ -27,6 +28,8 @@
 #define OMPS_E_PACKAGE "QuayPackageError"
 #define OMPS_E_ARCHIVE_NOT_FOUND "KojiManifestsArchiveNotFound"
 #define OMPS_E_KOJI "KojiError"
+#define OMPS_E_GREENWAVE "GreenwaveError"
+#define OMPS_E_GREENWAVE_UNSATISFIED "GreenwaveUnsatisfiedError"
 #define OMPS_E_BAD_REQUEST "BadRequest"
 #define OMPS_E_INTERNAL "InternalServerError"
 #define OMPS_E_UNAVAILABLE "ServiceUnavailable"
@@ -38,8 +41,9 @@ typedef struct {
     int status;     /* 0 while there is no error */
     const char *id; /* one of the ids above (static) */
     char message[OMPS_ERROR_MSG_MAX];
-    json_t *validation_info; /* owned; PackageValidationError only (always an object) */
-    json_t *quay_response;   /* owned; QuayAuthorizationError / QuayCourierError */
+    json_t *validation_info;    /* owned; PackageValidationError only (always an object) */
+    json_t *quay_response;      /* owned; QuayAuthorizationError / QuayCourierError */
+    json_t *greenwave_response; /* owned; GreenwaveError / GreenwaveUnsatisfiedError */
 } omps_error;
 
 /** Set status, id and a printf message (replacing an earlier error). */

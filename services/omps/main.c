@@ -1,13 +1,15 @@
 /* main.c — the omps service: operator manifests from zip uploads and Koji builds, validated
  * as operator-courier does and pushed to Quay's App Registry. Read this file as the table of
- * contents: settings (environment + OMPS_CONF_FILE), the CA of CA_URL, the outgoing clients
- * (Quay, Koji, Redis), the HTTP API, run until SIGTERM, stop gracefully. */
+ * contents: settings (environment + OMPS_CONF_FILE, with the optional Greenwave gate), the CA
+ * of CA_URL, the outgoing clients (Quay, Koji, Redis; Greenwave shares Quay's REQUEST_TIMEOUT
+ * clients), the HTTP API, run until SIGTERM, stop gracefully. */
 #include <stdio.h>
 #include <string.h>
 
 #include "omps/api.h"
 #include "omps/ca.h"
 #include "omps/errors.h"
+#include "omps/greenwave.h"
 #include "omps/service.h"
 #include "omps/settings.h"
 #include "shared/http_client.h"
@@ -51,6 +53,15 @@ static bool ready(void *ctx, qs_buf *why) {
     return true;
 }
 
+/* The Greenwave gate: on with its decision context, or the original's warning. */
+static void log_greenwave(const omps_greenwave_conf *g) {
+    if (!omps_greenwave_enabled(g))
+        qs_log(QS_LOG_WARN, "Greenwave is not configured!", NULL);
+    else
+        qs_log(QS_LOG_INFO, "Greenwave configured: Koji builds must satisfy its policies", "url",
+               g->url, "context", g->context, "product_version", g->product_version, NULL);
+}
+
 static void log_organizations(const omps_settings *s) {
     for (size_t i = 0; i < s->file.n_orgs; i++) {
         const omps_org *o = &s->file.orgs[i];
@@ -80,6 +91,7 @@ int main(int argc, char **argv) {
     }
     qs_log_init("omps", s.log_level);
     log_organizations(&s);
+    log_greenwave(&s.file.greenwave);
 
     /* 2. CA_URL: fetched and trusted before any other outgoing call */
     char err[512] = "", *ca = NULL;

@@ -32,7 +32,8 @@ static const qs_setting settings[] = {
      "manifests.pushed event stream"},
     {"OMPS_CONF_FILE", "",
      "YAML: organizations (public, oauth_token[_file], replace_registry, "
-     "package_name_suffix, csv_annotations) and the settings in lower case"},
+     "package_name_suffix, csv_annotations), greenwave (url, context, product_version: the "
+     "optional gate of Koji pushes) and the settings in lower case"},
     {"WORKERS_NUM", "8", "requests handled at once (more wait for a free worker)"},
     {"CA_URL", "", "a CA certificate (PEM) fetched at start and trusted for outgoing TLS"},
     {"GRACE_PERIOD", "30s", "SIGTERM: time for requests in flight"},

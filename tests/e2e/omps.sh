@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # omps.sh — the omps service end to end: real curl uploads (`curl -F file=@...`) against the
 # omps binary, with the stack's Quay emulator (App Registry + changevisibility), Koji emulator
-# (builds of the stack's fixture, archives put under $QS_KOJI_ROOT) and Redis (push lock,
-# event stream). What Quay received is read back from the emulator (the pushed tar.gz, the
-# visibility, call counts). Each run uses its own organizations, so it can share a stack.
+# (builds of the stack's fixture, archives put under $QS_KOJI_ROOT), Greenwave emulator (more
+# instances with the Greenwave gate on) and Redis (push lock, event stream). What Quay
+# received is read back from the emulator (the pushed tar.gz, the visibility, call counts).
+# Each run uses its own organizations, so it can share a stack.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -390,6 +391,167 @@ for secret in "$TOKEN" "$RO_TOKEN" "$OAUTH"; do
 done
 expect_eq "no token appears in omps's log" 0 "$leaks"
 expect_match "the log is JSON lines" '^\{"ts":' "$(head -n 1 "$LOG")"
+
+# ---------------------------------------------------------------------------- Greenwave
+
+# A second instance with the Greenwave gate on, against the stack's Greenwave emulator (the
+# first one has no `greenwave` key: the gate is off there). Koji archives are those above.
+if has_component greenwave; then
+    GW=$QS_GREENWAVE_URL
+    GWCTX=osbs_push_$RUN
+    gw_calls() { emu "$GW" GET /_emulator/calls | jq -r --arg k "$1" '.[$k] // 0'; }
+    # gw_push OMPS_URL PATH — POST a Koji push to that instance; sets CODE and R
+    gw_push() {
+        local out=$E2E_TMP/resp
+        CODE=$(curl -s -o "$out" -w '%{http_code}' --max-time 60 -X POST -H "Authorization: $TOKEN" \
+            "$1$2" || true)
+        R=$(cat "$out")
+    }
+    cat >"$E2E_TMP/omps-gw.yaml" <<EOF
+organizations:
+  $ORG: {}
+greenwave:
+  url: $GW
+  context: $GWCTX
+  product_version: cvp-$RUN
+EOF
+    # the builds are the stack's; forget decisions an earlier run stored for them
+    emu "$GW" PUT /_emulator/decisions '{"omps-op-1.0-1": null, "omps-legacy-2.0-3": null}' >/dev/null
+    PORT3=$(qs_free_ports 1)
+    OMPS3=http://127.0.0.1:$PORT3
+    LOG3=$QS_LOG_DIR/omps-e2e-greenwave.log
+    qs_spawn omps-e2e-gw "$LOG3" env LISTEN_ADDR="127.0.0.1:$PORT3" QUAY_URL="$QS_QUAY_URL" \
+        KOJIHUB_URL="$QS_KOJI_URL" KOJIROOT_URL="$QS_KOJI_ROOT_URL" REDIS_URL="$QS_REDIS_URL" \
+        OMPS_CONF_FILE="$E2E_TMP/omps-gw.yaml" REQUEST_TIMEOUT=5s "$BIN"
+    OMPS3_PID=$QS_LAST_PID
+    check "omps starts with greenwave configured" qs_wait_http omps-gw "$OMPS3/healthz" \
+        "$OMPS3_PID" "$LOG3" 200 20
+    expect_match "... and logs the gate" '"msg":"Greenwave configured: Koji builds must satisfy its policies".*"context":"'"$GWCTX"'"' \
+        "$(grep -F 'Greenwave configured' "$LOG3" || true)"
+    expect_match "the instance without it warns as the original" '"level":"warn".*"msg":"Greenwave is not configured!"' \
+        "$(grep -F 'Greenwave is not configured!' "$LOG" || true)"
+
+    r=$(curl -s "$OMPS3/v2/health/ping")
+    expect_eq "health/ping includes Greenwave (GET /api/v1.0/about)" \
+        '200 true {"details":"It works!","ok":true}' \
+        "$(jq -r '"\(.status) \(.ok)"' <<<"$r") $(jq -c -S .services.greenwave <<<"$r")"
+    expect_eq "health/ping without Greenwave: null" null "$(curl -s "$OMPS/v2/health/ping" | jq -c .services.greenwave)"
+
+    # not configured: no decision is asked
+    emu "$GW" DELETE /_emulator/calls >/dev/null
+    post "/v2/$ORG/koji/omps-op-1.0-1/5.0.0"
+    expect_eq "without greenwave a Koji push goes through" "200 5.0.0" "$CODE $(field .version "$R")"
+    expect_eq "... and Greenwave is not called" 0 "$(gw_calls "POST /api/v1.0/decision")"
+
+    # satisfied
+    emu "$GW" PUT /_emulator/decisions \
+        '{"omps-op-1.0-1": {"policies_satisfied": true, "summary": "All required tests passed", "unsatisfied_requirements": []}}' >/dev/null
+    emu "$GW" DELETE /_emulator/decisions/requests >/dev/null
+    gw_push "$OMPS3" "/v2/$ORG/koji/omps-op-1.0-1/6.0.0"
+    expect_eq "policies satisfied: the push succeeds" "200 kojiop 6.0.0 omps-op-1.0-1" \
+        "$CODE $(jq -r '"\(.repo) \(.version) \(.nvr)"' <<<"$R")"
+    expect_eq "... after asking Greenwave exactly as OMPS does" \
+        "[{\"decision_context\":\"$GWCTX\",\"product_version\":\"cvp-$RUN\",\"subject_identifier\":\"omps-op-1.0-1\",\"subject_type\":\"koji_build\"}]" \
+        "$(emu "$GW" GET /_emulator/decisions/requests | jq -c -S .)"
+    expect_eq "... and Quay has the release" '["6.0.0"]' "$(releases "$ORG/kojiop" | jq -c '[.[] | select(. == "6.0.0")]')"
+    emu "$GW" DELETE /_emulator/calls >/dev/null
+    CODE=$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X POST -H "Authorization: $TOKEN" \
+        -F "file=@$E2E_TMP/flat.zip" "$OMPS3/v2/$ORG/zipfile/6.2.0" || true)
+    expect_eq "zip uploads are not gated" "200 0" "$CODE $(gw_calls "POST /api/v1.0/decision")"
+
+    # unsatisfied: a build Greenwave has no results for, then a stored failing decision
+    gw_push "$OMPS3" "/v2/$ORG/koji/omps-legacy-2.0-3/7.0.0"
+    expect_eq "policies not satisfied: 400 GreenwaveUnsatisfiedError" \
+        "400 GreenwaveUnsatisfiedError Policies for nvr omps-legacy-2.0-3 were not satisfied" \
+        "$CODE $(jq -r '"\(.error) \(.message)"' <<<"$R")"
+    expect_eq "... with greenwave_response, Greenwave's decision" \
+        "false 1 of 1 required test results missing test-result-missing omps-legacy-2.0-3" \
+        "$(jq -r '[.greenwave_response.policies_satisfied, .greenwave_response.summary, .greenwave_response.unsatisfied_requirements[0].type, .greenwave_response.unsatisfied_requirements[0].subject_identifier] | map(tostring) | join(" ")' <<<"$R")"
+    expect_eq "... and nothing reached Quay" '[]' "$(releases "$ORG/kojiop" | jq -c '[.[] | select(. == "7.0.0")]')"
+    failing='{"policies_satisfied": false, "summary": "1 of 2 required tests failed", "applicable_policies": ["osbs_operator_manifests"], "satisfied_requirements": [], "unsatisfied_requirements": [{"item": {"item": "omps-legacy-2.0-3", "type": "koji_build"}, "subject_type": "koji_build", "subject_identifier": "omps-legacy-2.0-3", "testcase": "dist.abicheck", "result_id": 12, "type": "test-result-failed", "scenario": null}]}'
+    emu "$GW" PUT /_emulator/decisions "{\"omps-legacy-2.0-3\": $failing}" >/dev/null
+    gw_push "$OMPS3" "/v1/$ORG/kojiop/koji/omps-legacy-2.0-3/7.0.0"
+    expect_eq "a failing decision (v1 route): 400 with exactly Greenwave's answer" \
+        "400 GreenwaveUnsatisfiedError $(jq -c -S . <<<"$failing")" \
+        "$CODE $(jq -r .error <<<"$R") $(jq -c -S .greenwave_response <<<"$R")"
+
+    # Greenwave failing
+    emu "$GW" DELETE /_emulator/calls >/dev/null
+    emu "$GW" POST /_emulator/faults '{"path_prefix":"/api/v1.0/decision","status":500,"count":-1}' >/dev/null
+    gw_push "$OMPS3" "/v2/$ORG/koji/omps-op-1.0-1/8.0.0"
+    emu "$GW" DELETE /_emulator/faults >/dev/null
+    expect_eq "Greenwave answering 500: 500 GreenwaveError" \
+        "500 GreenwaveError Greenwave unexpected response code: 500" \
+        "$CODE $(jq -r '"\(.error) \(.message)"' <<<"$R")"
+    expect_eq "... with its body as greenwave_response" '{"message":"fault injected by the emulator"}' \
+        "$(jq -c .greenwave_response <<<"$R")"
+    expect_eq "... after the shared client's retries (4 attempts)" 4 "$(gw_calls "POST /api/v1.0/decision")"
+    emu "$GW" PUT /_emulator/decisions '{"omps-op-1.0-1": {"summary": "no verdict"}}' >/dev/null
+    gw_push "$OMPS3" "/v2/$ORG/koji/omps-op-1.0-1/8.0.0"
+    expect_eq "an answer without policies_satisfied: 500 GreenwaveError" \
+        "500 GreenwaveError Missing key 'policies_satisfied' in answer for nvr omps-op-1.0-1 {\"summary\":\"no verdict\"}" \
+        "$CODE $(jq -r '"\(.error) \(.message) \(.greenwave_response | tojson)"' <<<"$R")"
+
+    # download first: a missing NVR is the same error with or without Greenwave
+    emu "$GW" DELETE /_emulator/calls >/dev/null
+    gw_push "$OMPS3" "/v2/$ORG/koji/omps-nothere-1.0-1"
+    expect_eq "an unknown NVR with Greenwave on: 404 KojiNVRBuildNotFound" \
+        "404 KojiNVRBuildNotFound NVR not found: omps-nothere-1.0-1" "$CODE $(jq -r '"\(.error) \(.message)"' <<<"$R")"
+    post "/v2/$ORG/koji/omps-nothere-1.0-1"
+    expect_eq "... the same with it off" "404 KojiNVRBuildNotFound NVR not found: omps-nothere-1.0-1" \
+        "$CODE $(jq -r '"\(.error) \(.message)"' <<<"$R")"
+    expect_eq "... and Greenwave was not asked" 0 "$(gw_calls "POST /api/v1.0/decision")"
+    gw_push "$OMPS3" "/v2/$ORG/koji/omps-noop-1.0-1"
+    expect_eq "not an operator image: Koji's error before Greenwave's" "400 KojiNotAnOperatorImage 0" \
+        "$CODE $(field .error "$R") $(gw_calls "POST /api/v1.0/decision")"
+
+    # health with Greenwave failing
+    emu "$GW" POST /_emulator/faults '{"path_prefix":"/api/v1.0/about","status":503,"count":-1}' >/dev/null
+    CODE=$(curl -s -o "$E2E_TMP/ping" -w '%{http_code}' "$OMPS3/v1/health/ping" || true)
+    emu "$GW" DELETE /_emulator/faults >/dev/null
+    expect_eq "health/ping with Greenwave failing: 503, ok false" "503 503 false true true" \
+        "$CODE $(jq -r '[.status, .ok, .services.quay.ok, .services.koji.ok] | map(tostring) | join(" ")' "$E2E_TMP/ping")"
+    expect_eq "... naming Greenwave's failure" \
+        "false Failed to get Greenwave version: 503 Server Error: Service Unavailable for url: $GW/api/v1.0/about" \
+        "$(jq -r '"\(.services.greenwave.ok) \(.services.greenwave.details)"' "$E2E_TMP/ping")"
+    expect_status "$OMPS3/v2/health/ping" 200
+
+    # Greenwave down: an instance pointed at a port nobody listens on
+    DEAD=$(qs_free_ports 1)
+    PORT4=$(qs_free_ports 1)
+    OMPS4=http://127.0.0.1:$PORT4
+    sed "s|url: .*|url: http://127.0.0.1:$DEAD/|" "$E2E_TMP/omps-gw.yaml" >"$E2E_TMP/omps-gw-down.yaml"
+    qs_spawn omps-e2e-gw-down "$QS_LOG_DIR/omps-e2e-gw-down.log" env LISTEN_ADDR="127.0.0.1:$PORT4" \
+        QUAY_URL="$QS_QUAY_URL" KOJIHUB_URL="$QS_KOJI_URL" KOJIROOT_URL="$QS_KOJI_ROOT_URL" \
+        REDIS_URL="$QS_REDIS_URL" OMPS_CONF_FILE="$E2E_TMP/omps-gw-down.yaml" REQUEST_TIMEOUT=5s "$BIN"
+    OMPS4_PID=$QS_LAST_PID
+    check "an instance whose Greenwave is down starts" qs_wait_http omps-gw-down "$OMPS4/healthz" \
+        "$OMPS4_PID" "$QS_LOG_DIR/omps-e2e-gw-down.log" 200 20
+    gw_push "$OMPS4" "/v2/$ORG/koji/omps-op-1.0-1/9.0.0"
+    expect_eq "Greenwave down: 500 GreenwaveError, greenwave_response {}" "500 GreenwaveError {}" \
+        "$CODE $(jq -r '"\(.error) \(.greenwave_response | tojson)"' <<<"$R")"
+    expect_match "... \"Request failed: <why>\"" '^Request failed: .+' "$(field .message "$R")"
+    r=$(curl -s "$OMPS4/v2/health/ping")
+    expect_match "... and health/ping says so (503)" \
+        '^503 false Failed to get Greenwave version: .+' \
+        "$(jq -r '"\(.status) \(.services.greenwave.ok) \(.services.greenwave.details)"' <<<"$r")"
+    kill -TERM "$OMPS4_PID"
+
+    leaks=0
+    if grep -qF -- "${TOKEN#basic }" "$LOG3"; then leaks=1; fi
+    expect_eq "no token in the Greenwave instance's log" 0 "$leaks"
+    expect_match "Greenwave refusals are counted" \
+        'omps_pushes_total\{source="koji",result="GreenwaveUnsatisfiedError"\} 2' "$(curl -s "$OMPS3/metrics")"
+    kill -TERM "$OMPS3_PID"
+
+    printf 'greenwave:\n  url: %s\n  product_version: p\n  colour: blue\n' "$GW" >"$E2E_TMP/gw-bad.yaml"
+    out=$(env OMPS_CONF_FILE="$E2E_TMP/gw-bad.yaml" LISTEN_ADDR=127.0.0.1:0 "$BIN" 2>&1 || echo "exit=$?")
+    expect_match "a bad greenwave mapping stops the start (exit 2)" 'exit=2' "$out"
+    expect_match "... naming the unknown key" 'greenwave.colour: unknown key' "$out"
+    expect_match "... and the missing one" 'greenwave.context is required' "$out"
+else
+    skip "Greenwave checks" "the stack has no greenwave emulator (make builds it)"
+fi
 
 # ---------------------------------------------------------------------------- start and stop
 

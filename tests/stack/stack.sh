@@ -28,6 +28,10 @@
 #              archive paths are $QS_KOJI_ROOT/packages/<name>/<version>/<release>/files/
 #              operator-manifests/operator_manifests.zip and, for the legacy build,
 #              .../data/logs/noarch/operator_manifests.zip
+#   greenwave  build/<variant>/bin/greenwave-emulator (default: only if built): Greenwave's
+#              decision API at $QS_GREENWAVE_URL (…/api/v1.0/decision, /about); no decisions
+#              are stored, so every build misses its required test until a test stores one
+#              (PUT /_emulator/decisions, see tests/emulators/README.md)
 # VARIANT (or QS_VARIANT) picks build/<variant>/bin; default release.
 # QS_STACK_TIMEOUT: seconds each component gets to answer (default 30).
 set -euo pipefail
@@ -35,7 +39,7 @@ QS_PROG=stack
 # shellcheck source=tests/stack/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_COMPONENTS=(redis reg-plain reg-basic reg-token quay kube koji)
+ALL_COMPONENTS=(redis reg-plain reg-basic reg-token quay kube koji greenwave)
 MARKER=.qs-stack
 
 usage() {
@@ -133,7 +137,8 @@ write_env() {
             QS_ROBOT_USER QS_ROBOT_PASS QS_PUSHER_USER QS_PUSHER_PASS \
             QS_TOKEN_ALICE QS_TOKEN_BOB QS_TOKEN_SA \
             QS_QUAY_FIXTURE QS_KUBE_FIXTURE \
-            QS_KOJI_URL QS_KOJI_ROOT_URL QS_KOJI_ROOT QS_KOJI_FIXTURE; do
+            QS_KOJI_URL QS_KOJI_ROOT_URL QS_KOJI_ROOT QS_KOJI_FIXTURE \
+            QS_GREENWAVE_URL; do
             local val=${!v-}
             printf "export %s='%s'\n" "$v" "${val//\'/\'\\\'\'}"
         done
@@ -192,7 +197,7 @@ cmd_start() {
     done
 
     local emu
-    for emu in quay kube koji; do
+    for emu in quay kube koji greenwave; do
         if want "$emu" && [ ! -x "$QS_BIN/$emu-emulator" ]; then
             if [ "$explicit" = 1 ]; then
                 qs_die "$emu: $QS_BIN/$emu-emulator is not built (make VARIANT=$QS_VARIANT)"
@@ -337,6 +342,15 @@ cmd_start() {
         QS_KOJI_URL=http://127.0.0.1:$p_koji/kojihub
         QS_KOJI_ROOT_URL=http://127.0.0.1:$p_koji/
     fi
+    QS_GREENWAVE_URL=''
+    if want greenwave; then # port 0: it writes the port it bound to $EMU_PORT_FILE
+        mkdir -p "$QS_STACK_DIR/greenwave"
+        qs_spawn greenwave "$QS_LOG_DIR/greenwave-emulator.log" env \
+            GREENWAVE_EMU_LISTEN=127.0.0.1:0 \
+            EMU_PORT_FILE="$QS_STACK_DIR/greenwave/port" \
+            "$QS_BIN/greenwave-emulator"
+        pid_of[greenwave]=$QS_LAST_PID
+    fi
     QS_COMPONENTS="${COMPONENTS[*]}"
 
     local ok=1
@@ -353,6 +367,23 @@ cmd_start() {
         "$QS_LOG_DIR/kube-emulator.log" "200" || ok=0; }
     want koji && { qs_wait_http koji "${QS_KOJI_ROOT_URL}_emulator/health" "${pid_of[koji]}" \
         "$QS_LOG_DIR/koji-emulator.log" "200" || ok=0; }
+    if want greenwave; then
+        local gw_port='' i
+        for ((i = 0; i < ${QS_STACK_TIMEOUT:-30} * 10; i++)); do
+            gw_port=$(cat "$QS_STACK_DIR/greenwave/port" 2>/dev/null || true)
+            [ -n "$gw_port" ] || ! qs_pid_alive "${pid_of[greenwave]}" && break
+            sleep 0.1
+        done
+        if [ -n "$gw_port" ]; then
+            QS_GREENWAVE_URL=http://127.0.0.1:$gw_port
+            qs_wait_http greenwave "$QS_GREENWAVE_URL/_emulator/health" "${pid_of[greenwave]}" \
+                "$QS_LOG_DIR/greenwave-emulator.log" "200" || ok=0
+        else
+            qs_info "greenwave: the emulator wrote no port"
+            qs_log_tail "$QS_LOG_DIR/greenwave-emulator.log"
+            ok=0
+        fi
+    fi
 
     if [ "$ok" != 1 ]; then
         qs_info "stack failed to start; stopping what did start (logs kept in $QS_STACK_DIR)"

@@ -203,7 +203,7 @@ Test(omps_conf, every_problem_is_reported_with_its_path) {
     cr_assert(has_error(errs, "default_release_version \"1.0\" must match"));
     cr_assert(has_error(errs, "zipfile_max_uncompressed_size must be a positive number"));
     cr_assert(has_error(errs, "request_timeout must be a positive number of seconds"));
-    cr_assert(has_error(errs, "greenwave: Greenwave decisions are not supported"));
+    cr_assert(has_error(errs, "conf.yaml: greenwave.context is required")); /* greenwave.c */
     cr_assert(has_error(errs, "conf.yaml: kojihub: unknown key"));
     cr_assert_geq(n, 18);
     cr_assert_eq(n, qs_conf_error_count(errs));

@@ -44,7 +44,7 @@ else
     jpost "$ORGM_DST/_emulator/seed" '{"organizations":["demo-src"],"robots":[{"org":"demo-src","short":"mirror"}]}' ||
         fail "seeding the destination failed"
     qs_spawn org-mirror "$DIR/logs/org-mirror.log" env LISTEN_ADDR="$ORGM_ADDR" \
-        REDIS_URL="$QS_REDIS_URL/6" SOURCE_REGISTRY="$QS_QUAY_URL" DESTINATION_REGISTRY="$ORGM_DST" \
+        REDIS_URL="$QS_REDIS_URL" SOURCE_REGISTRY="$QS_QUAY_URL" DESTINATION_REGISTRY="$ORGM_DST" \
         ORGANIZATIONS=demo-src "TAG_GLOB=[ \"*\" ]" SYNC_INTERVAL=600 \
         SOURCE_TOKENS_DIR="$omsec/source-tokens" DESTINATION_TOKENS_DIR="$omsec/destination-tokens" \
         ROBOT_NAMES_DIR="$omsec/robots" QUAY_USERNAME_FILE="$omsec/credentials/quay_username" \
@@ -60,7 +60,7 @@ else
         "curl -s http://$ORGM_ADDR/api/v1/orgs/demo-src/plan | jq '.repositories[] | {repository, action, outcome}'"
         "curl -s $ORGM_DST/_emulator/state | jq '.repositories[\"demo-src/app-1\"].mirror'"
         "curl -s -X POST -H 'Content-Type: application/json' -d '{\"repositories\":[{\"namespace\":\"demo-src\",\"name\":\"app-new\"}]}' \$QS_QUAY_URL/_emulator/seed"
-        "redis-cli -u \$QS_REDIS_URL/6 XADD quayside:events '*' type repository.created data \"{\\\"quay\\\":\\\"\${QS_QUAY_URL#http://}\\\",\\\"namespace\\\":\\\"demo-src\\\",\\\"repository\\\":\\\"app-new\\\"}\" ts 0"
+        "redis-cli -u \$QS_REDIS_URL XADD quayside:events '*' type repository.created data \"{\\\"quay\\\":\\\"\${QS_QUAY_URL#http://}\\\",\\\"namespace\\\":\\\"demo-src\\\",\\\"repository\\\":\\\"app-new\\\"}\" ts 0"
         "curl -s $ORGM_DST/_emulator/state | jq '.repositories[\"demo-src/app-new\"].state'   # MIRROR within a second"
         "curl -s -X POST -H \"Authorization: Bearer \$(cat .stack/org-mirror/api-token)\" http://$ORGM_ADDR/api/v1/orgs/demo-src/sync"
         "curl -s http://$ORGM_ADDR/metrics | grep '^org_mirror_'"
