@@ -3,6 +3,7 @@
  *   PUT    /api/v1/workspaces/{ws}                          ensure the organization → 202
  *   GET    /api/v1/workspaces/{ws}                          the workspace's status
  *   DELETE /api/v1/workspaces/{ws}                          every component, then the org → 202
+ *                                                           (each component by its own task)
  *   GET    /api/v1/workspaces/{ws}/components               every component's status
  *   PUT    /api/v1/workspaces/{ws}/components/{c}           {"visibility"?} provision → 202
  *   GET    /api/v1/workspaces/{ws}/components/{c}           its status
@@ -139,6 +140,22 @@ static int body_visibility(qs_req *r, bool required) {
     return res;
 }
 
+/* A request that takes no body: none, or {}. Answers 400 and returns false otherwise. */
+static bool no_body(qs_req *r, const char *what) {
+    size_t len = 0;
+    qs_req_body(r, &len);
+    if (len == 0)
+        return true;
+    json_t *j = qs_req_json(r);
+    if (!j)
+        return false;
+    bool empty = json_is_object(j) && json_object_size(j) == 0;
+    json_decref(j);
+    if (!empty)
+        qs_respond_error(r, 400, "invalid_body", "%s takes no body (or {})", what);
+    return empty;
+}
+
 static bool enqueue(prov_api *api, qs_req *r, prov_task_kind kind, const char *ws,
                     const char *component) {
     prov_task t = {.kind = kind};
@@ -179,7 +196,7 @@ static int ws_ensure(prov_workspace *w, void *ctx) {
 static void h_ws_put(qs_req *r, void *ctx) {
     prov_api *api = ctx;
     call c;
-    if (!begin(api, r, false, &c))
+    if (!begin(api, r, false, &c) || !no_body(r, "PUT of a workspace"))
         return;
     ws_req q = {&c, false, now_ms()};
     prov_workspace w;
@@ -240,10 +257,12 @@ static void h_ws_delete(qs_req *r, void *ctx) {
     prov_workspace w;
     if (prov_store_components(api->redis, c.ws, &names, &n) != QS_OK ||
         prov_store_workspace_load(api->redis, c.ws, &w) != QS_OK) {
+        prov_store_names_free(names, n);
         unavailable(r);
         return;
     }
     if (w.rev == 0 && n == 0) {
+        prov_store_names_free(names, n);
         qs_respond_error(r, 404, "not_found", "no workspace %.253s", c.ws);
         return;
     }
@@ -256,12 +275,15 @@ static void h_ws_delete(qs_req *r, void *ctx) {
         if (cr != QS_OK && cr != QS_ENOTFOUND)
             rc = cr;
     }
+    bool queued = rc == QS_OK;
+    for (size_t i = 0; queued && i < n; i++) /* each component is deleted by its own task */
+        queued = enqueue(api, r, PROV_TASK_COMPONENT, c.ws, names[i]);
     prov_store_names_free(names, n);
     if (rc != QS_OK) {
         unavailable(r);
         return;
     }
-    if (!enqueue(api, r, PROV_TASK_WORKSPACE, c.ws, NULL))
+    if (!queued || !enqueue(api, r, PROV_TASK_WORKSPACE, c.ws, NULL))
         return;
     qs_log(QS_LOG_INFO, "workspace deletion requested", "workspace", c.ws, "user", c.who, NULL);
     qs_respond_json(r, 202, prov_workspace_view(&w, n));
@@ -283,6 +305,7 @@ static void h_list(qs_req *r, void *ctx) {
         return;
     }
     if (w.rev == 0 && n == 0) {
+        prov_store_names_free(names, n);
         qs_respond_error(r, 404, "not_found", "no workspace %.253s", c.ws);
         return;
     }
@@ -319,9 +342,11 @@ static int comp_apply(prov_component *pc, void *ctx) {
         char ts[PROV_TS_LEN];
         prov_timestamp(q->now / 1000, ts);
         prov_component_init(pc, q->c->ws, q->c->component, &q->c->names, ts);
+        if (vis < 0)
+            vis = q->default_public;
     }
-    if (q->req == PROV_REQ_PUT && vis < 0)
-        vis = q->default_public; /* PUT states the whole wish: absent = the default */
+    /* a PUT without a visibility on an existing component keeps the one it has: repeating
+     * the creating call must never turn a repository made private since public again */
     return prov_request_apply(pc, q->req, vis, q->now);
 }
 
@@ -411,20 +436,8 @@ static void h_comp_rotate(qs_req *r, void *ctx) {
     call c;
     if (!begin(api, r, true, &c))
         return;
-    size_t len = 0;
-    qs_req_body(r, &len);
-    if (len > 0) { /* nothing to say, but if something is said it must be {} */
-        json_t *j = qs_req_json(r);
-        if (!j)
-            return;
-        bool empty = json_is_object(j) && json_object_size(j) == 0;
-        json_decref(j);
-        if (!empty) {
-            qs_respond_error(r, 400, "invalid_body", "rotate takes no body (or {})");
-            return;
-        }
-    }
-    change(api, r, PROV_REQ_ROTATE, -1, &c);
+    if (no_body(r, "rotate"))
+        change(api, r, PROV_REQ_ROTATE, -1, &c);
 }
 
 size_t prov_api_routes(prov_api *api, qs_route *out, size_t max) {

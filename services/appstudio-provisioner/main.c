@@ -28,11 +28,14 @@
 #define SERVICE "appstudio-provisioner"
 #define READY_CACHE_S 3.0
 
-/* /readyz: Redis, Quay and the Kubernetes API answer (any HTTP answer below 500 counts; a
- * Quay that refuses the management token does not). Checked at most every READY_CACHE_S. */
+/* /readyz: Redis, Quay and the Kubernetes API answer. Quay is asked for an organization
+ * (the shared one, or "<ORG_PREFIX>quayside-readiness"): an endpoint that needs a token, so a
+ * refused management token is caught too (any other answer below 500, 404 included, counts
+ * as ready). Checked at most every READY_CACHE_S. */
 typedef struct {
     qs_redis *redis;
     qs_quay *quay; /* on a client without retries */
+    const char *probe_org;
     qs_kube *kube;
     pthread_mutex_t mu;
     double checked_at;
@@ -51,7 +54,7 @@ static bool ready(void *ctx, qs_buf *why) {
         r->ok = false;
         if (!qs_redis_ping(r->redis))
             snprintf(r->why, sizeof r->why, "Redis unreachable");
-        else if ((q = qs_quay_call(r->quay, "GET", "/messages", NULL, NULL, &e)) == QS_EUNAVAIL ||
+        else if ((q = qs_quay_org_get(r->quay, r->probe_org, NULL, &e)) == QS_EUNAVAIL ||
                  q == QS_EAUTH)
             snprintf(r->why, sizeof r->why, "Quay %s",
                      q == QS_EAUTH ? "refuses the management token" : "unreachable");
@@ -174,7 +177,12 @@ int main(int argc, char **argv) {
     /* 4. the HTTP API */
     prov_authz *authz = prov_authz_new(kube, s.api_token_file, s.auth_cache_ttl);
     prov_api api = {&s, redis, queue, authz};
-    readiness rd = {redis, probe, kube, PTHREAD_MUTEX_INITIALIZER, 0, false, ""};
+    char probe_org[PROV_NAME_LEN + 32];
+    bool shared = s.naming.mode == PROV_ORG_SHARED;
+    snprintf(probe_org, sizeof probe_org, "%s%s",
+             shared ? s.naming.shared_org : s.naming.org_prefix,
+             shared ? "" : "quayside-readiness");
+    readiness rd = {redis, probe, probe_org, kube, PTHREAD_MUTEX_INITIALIZER, 0, false, ""};
     qs_route routes[16];
     size_t nroutes = prov_api_routes(&api, routes, QS_ARRAY_LEN(routes));
     qs_server_opts so = QS_SERVER_OPTS_INIT;
@@ -198,7 +206,13 @@ int main(int argc, char **argv) {
     qs_wait_for_shutdown();
     qs_server_stop(srv, 5);
     qs_server_free(srv);
-    prov_workers_stop(workers, 20);
+    if (!prov_workers_stop(workers, s.grace_period)) {
+        /* runs still use the clients: leave at once, without freeing them or running the
+         * libraries' exit handlers under their feet (their tasks were handed back) */
+        qs_log(QS_LOG_INFO, "stopped", "abandoned", "true", NULL);
+        fflush(NULL);
+        _exit(0);
+    }
     prov_authz_free(authz);
     qs_kube_free(kube);
     qs_quay_free(probe);

@@ -11,7 +11,9 @@
  * Steps: organization (per-workspace mode), repository (with the wanted visibility; a
  * different one is changed), push robot (`write`) and pull robot (`read`) with their
  * permissions, token rotation when asked (Quay invalidates the old token at once), the two
- * dockerconfigjson Secrets, and a repository.created event for a repository new to us.
+ * dockerconfigjson Secrets, and a repository.created event — once the component is first
+ * ready (a run interrupted after creating the repository still announces it when it is
+ * run again), and again whenever a run had to create the repository anew.
  *
  * Outcomes: 402 from Quay (a private repository over the plan) and other refusals that
  * asking again cannot fix finish the run as failed with Quay's message; 5xx, 429 (after the
@@ -24,9 +26,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "appstudio-provisioner/secret.h"
 #include "appstudio-provisioner/store.h"
+#include "appstudio-provisioner/task.h"
 #include "shared/common.h"
 #include "shared/log.h"
 #include "shared/queue.h"
@@ -380,7 +384,11 @@ void prov_component_run(const prov_env *env, const prov_component *c, prov_run *
                 ok = regenerate(env, c, &robots[i], out);
     }
     ok = ok && ensure_permissions(env, c, robots, verify, out) &&
-         write_secrets(env, c, robots, !verify, out) && (verify || publish_created(env, c, out));
+         write_secrets(env, c, robots, !verify, out);
+    if (ok && (out->repo_created || !c->announced)) {
+        ok = publish_created(env, c, out);
+        out->announced = ok;
+    }
     if (ok) {
         out->result = PROV_RUN_DONE;
         out->rotated = c->rotate;
@@ -392,14 +400,24 @@ void prov_component_run(const prov_env *env, const prov_component *c, prov_run *
 
 /* ---- workspace runs ---- */
 
-static int remove_record(prov_component *c, void *ctx) {
-    QS_UNUSED(ctx);
-    return c->rev == 0 ? QS_OK : PROV_STORE_REMOVE;
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int mark_deleting(prov_component *c, void *ctx) {
+    long long *now = ctx;
+    if (c->rev == 0 || c->deleting)
+        return QS_ENOTFOUND; /* gone, or marked already: nothing to write */
+    return prov_request_apply(c, PROV_REQ_DELETE, -1, *now);
+}
+
+/* Every component still recorded is deleted by its own task (serialised with any run of it
+ * in progress); the organization goes once none is left. */
 static void delete_workspace(const prov_env *env, const prov_workspace *w, prov_run *out) {
     char **names = NULL;
-    size_t n = 0;
+    size_t n = 0, left = 0;
     if (prov_store_components(env->redis, w->workspace, &names, &n) != QS_OK) {
         set_msg(out, PROV_RUN_RETRY, "redis: unavailable", NULL, NULL);
         return;
@@ -407,28 +425,30 @@ static void delete_workspace(const prov_env *env, const prov_workspace *w, prov_
     prov_component *c = malloc(sizeof *c);
     out->result = c ? PROV_RUN_DONE : PROV_RUN_RETRY;
     for (size_t i = 0; c && i < n && out->result == PROV_RUN_DONE; i++) {
-        if (prov_store_component_load(env->redis, w->workspace, names[i], c) != QS_OK) {
+        prov_task t = {.kind = PROV_TASK_COMPONENT};
+        snprintf(t.workspace, sizeof t.workspace, "%s", w->workspace);
+        snprintf(t.component, sizeof t.component, "%s", names[i]);
+        long long now = now_ms();
+        int rc =
+            prov_store_component_update(env->redis, w->workspace, names[i], mark_deleting, &now, c);
+        if (rc == QS_ENOTFOUND)
+            rc = prov_store_component_load(env->redis, w->workspace, names[i], c);
+        if (rc == QS_OK && c->rev > 0 && env->queue)
+            rc = prov_task_enqueue(env->queue, &t);
+        if (rc != QS_OK)
             set_msg(out, PROV_RUN_RETRY, "redis: unavailable", NULL, NULL);
-            break;
-        }
-        if (c->rev == 0)
-            continue;
-        c->deleting = true;
-        delete_component(env, c, out);
-        if (out->result == PROV_RUN_DONE &&
-            prov_store_component_update(env->redis, w->workspace, names[i], remove_record, NULL,
-                                        NULL) != QS_OK)
-            set_msg(out, PROV_RUN_RETRY, "redis: unavailable", NULL, NULL);
-        if (out->result != PROV_RUN_DONE) {
-            char m[PROV_MSG_LEN];
-            snprintf(m, sizeof m, "component %.100s: %.380s", names[i], out->message);
-            snprintf(out->message, sizeof out->message, "%s", m);
-        }
+        left += c->rev > 0;
     }
     free(c);
     prov_store_names_free(names, n);
     if (out->result != PROV_RUN_DONE)
         return;
+    if (left > 0) {
+        out->result = PROV_RUN_RETRY;
+        snprintf(out->message, sizeof out->message, "waiting for %zu component%s to be deleted",
+                 left, left == 1 ? "" : "s");
+        return;
+    }
     if (env->s->naming.mode == PROV_ORG_PER_WORKSPACE && !env->s->keep_repositories) {
         qs_quay_error e = {0};
         int rc = qs_quay_org_delete(env->quay, w->org, &e);

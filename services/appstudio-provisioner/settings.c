@@ -35,6 +35,8 @@ static const qs_setting settings[] = {
     {"RETRY_BACKOFF", "1s", "wait before the first retry of a task (doubles each time)"},
     {"RETRY_BACKOFF_MAX", "60s", "longest wait between retries"},
     {"AUTH_CACHE_TTL", "10s", "how long a caller's TokenReview + SAR verdict is reused (0 = off)"},
+    {"GRACE_PERIOD", "20s",
+     "SIGTERM: time runs in flight get to finish (after it their tasks are handed back)"},
     {"KUBE_API_URL", "", "Kubernetes API URL (default: in-cluster service account)"},
     {"KUBE_TOKEN_FILE", "", "bearer token file for the Kubernetes API"},
     {"KUBE_CA_FILE", "", "CA bundle of the Kubernetes API"},
@@ -140,6 +142,7 @@ int prov_settings_load(prov_settings *s) {
     if (s->retry_backoff_max < s->retry_backoff)
         qs_conf_error(c, "RETRY_BACKOFF_MAX must not be shorter than RETRY_BACKOFF");
     s->auth_cache_ttl = qs_conf_duration(c, "AUTH_CACHE_TTL", 10, 0, 3600);
+    s->grace_period = qs_conf_duration(c, "GRACE_PERIOD", 20, 0, 3600);
     s->kube_api_url = get(c, "KUBE_API_URL");
     s->kube_token_file = get(c, "KUBE_TOKEN_FILE");
     s->kube_ca_file = get(c, "KUBE_CA_FILE");

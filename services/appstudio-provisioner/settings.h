@@ -23,6 +23,7 @@ typedef struct {
     double retry_backoff;        /* RETRY_BACKOFF (first retry; doubles) */
     double retry_backoff_max;    /* RETRY_BACKOFF_MAX */
     double auth_cache_ttl;       /* AUTH_CACHE_TTL */
+    double grace_period;         /* GRACE_PERIOD */
     const char *kube_api_url;    /* KUBE_API_URL, NULL = in-cluster */
     const char *kube_token_file;
     const char *kube_ca_file;

@@ -71,6 +71,7 @@ static const field component_fields[] = {
     C_NUM("rotated", rotated, F_LL),
     C_NUM("is_public", is_public, F_INT),
     C_STR("generated_at", generated_at),
+    C_NUM("announced", announced, F_BOOL),
 };
 
 #define W_STR(n, m)                                                                                \
@@ -205,9 +206,11 @@ static json_t *str_or_null(const char *s) { return s && *s ? json_string(s) : js
 
 json_t *prov_component_view(const prov_component *c) {
     const char *state = prov_view_state(c);
-    const char *msg = strcmp(state, "provisioning") == 0 || strcmp(state, "deleting") == 0
-                          ? c->progress
-                          : c->message;
+    const char *msg = c->message;
+    if (strcmp(state, "provisioning") == 0)
+        msg = c->progress;
+    else if (strcmp(state, "deleting") == 0) /* a retry's reason, or why it failed */
+        msg = c->progress[0] || c->observed < c->generation ? c->progress : c->message;
     char push[2 * PROV_NAME_LEN], pull[2 * PROV_NAME_LEN];
     prov_robot_full(c->names.org, c->names.push_robot, push, sizeof push);
     prov_robot_full(c->names.org, c->names.pull_robot, pull, sizeof pull);

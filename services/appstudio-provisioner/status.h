@@ -35,6 +35,7 @@ typedef struct {
     long long rotated;              /* rotation requests carried out */
     int is_public;                  /* visibility of the repository: -1 unknown, 0, 1 */
     char generated_at[PROV_TS_LEN]; /* when the tokens in the Secrets were made */
+    bool announced;                 /* repository.created was published for it */
 } prov_component;
 
 typedef enum { PROV_REQ_PUT, PROV_REQ_PATCH, PROV_REQ_ROTATE, PROV_REQ_DELETE } prov_request;
@@ -55,7 +56,9 @@ int prov_request_apply(prov_component *c, prov_request req, int visibility, long
  *  progress. */
 void prov_outcome_apply(prov_component *c, long long gen, prov_outcome o, const char *message);
 
-/** What a client sees: "deleting", "provisioning", "ready" or "failed". */
+/** What a client sees: "deleting", "provisioning", "ready" or "failed". Its message: the
+ *  last retry's reason while provisioning or deleting (while deleting, else the reason the
+ *  last deletion run failed), the run's message when ready or failed. */
 const char *prov_view_state(const prov_component *c);
 /** The client's JSON view ({"workspace","component","state","message","image":{"url",
  *  "visibility"},"credentials":{...},...}). New reference. */

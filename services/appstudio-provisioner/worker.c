@@ -10,6 +10,13 @@
  * reason. A deleted component's record, and a deleted workspace's, are removed when their
  * run is done.
  *
+ * A task in progress is kept alive: the gauge thread extends every worker's current task
+ * every TASK_VISIBILITY_MS / 3 (through a queue handle of its own under the worker's consumer
+ * name), so a slow run is never reclaimed by another worker while it still runs, and a
+ * crashed process's tasks are reclaimed within TASK_VISIBILITY_MS. At shutdown, a run still
+ * going after the grace period is abandoned: its task is handed back for a retry at once
+ * (not left to the visibility timeout), and the objects it may still use are not freed.
+ *
  * Metrics: provisioner_runs_total{kind,result}, provisioner_provisioning_seconds (from the
  * request to "ready" of the generation asked for), provisioner_components{state} (refreshed
  * every 2 s and after each run from the state index). */
@@ -27,8 +34,10 @@
 #include "shared/log.h"
 #include "shared/metrics.h"
 #include "shared/redis.h"
+#include "shared/ttl_cache.h"
 
-#define TAKE_BLOCK_MS 300 /* idle poll; also how soon a stop is noticed */
+#define TAKE_BLOCK_MS 300          /* idle poll; also how soon a stop is noticed */
+#define TASK_VISIBILITY_MS 120000L /* a task not extended this long is reclaimed */
 
 typedef struct {
     prov_workers *owner;
@@ -39,6 +48,9 @@ typedef struct {
     char consumer[160];
     bool started;
     volatile bool finished;
+    pthread_mutex_t mu;  /* guards `current` */
+    char *current;       /* id of the task being run, NULL when idle */
+    qs_queue *keepalive; /* on the gauge thread's connection, same consumer name */
 } worker;
 
 struct prov_workers {
@@ -78,6 +90,7 @@ static void refresh_gauges(qs_redis *r) {
 
 qs_queue_opts prov_queue_opts(const prov_settings *s) {
     qs_queue_opts o = QS_QUEUE_OPTS_INIT;
+    o.visibility_ms = TASK_VISIBILITY_MS;
     o.max_attempts = (int)s->max_attempts;
     o.backoff_base_ms = (long)(s->retry_backoff * 1000);
     o.backoff_max_ms = (long)(s->retry_backoff_max * 1000);
@@ -107,6 +120,8 @@ static int record_outcome(prov_component *c, void *ctx) {
     }
     if (o->run->is_public >= 0)
         c->is_public = o->run->is_public;
+    if (o->run->announced)
+        c->announced = true;
     o->requested_ms = c->requested_ms;
     o->ready_now = o->outcome == PROV_OUT_READY && c->generation == o->gen && !c->deleting;
     return QS_OK;
@@ -263,25 +278,57 @@ void prov_handle_task(const prov_env *env, qs_queue *q, const qs_task *task) {
 
 /* ---- threads ---- */
 
+static void set_current(worker *wk, const char *id) {
+    pthread_mutex_lock(&wk->mu);
+    free(wk->current);
+    wk->current = id ? strdup(id) : NULL;
+    pthread_mutex_unlock(&wk->mu);
+}
+
 static void *run(void *arg) {
     worker *wk = arg;
     while (!wk->owner->stop && !qs_shutdown_requested()) {
         qs_task task = {0};
         int rc = qs_queue_take(wk->queue, TAKE_BLOCK_MS, &task);
-        if (rc == QS_OK && task.id)
+        if (rc == QS_OK && task.id) {
+            set_current(wk, task.id);
             prov_handle_task(&wk->env, wk->queue, &task);
-        else if (rc != QS_OK && rc != QS_ENOTFOUND)
+            set_current(wk, NULL);
+        } else if (rc != QS_OK && rc != QS_ENOTFOUND) {
             qs_sleep_or_shutdown(1.0); /* Redis unavailable: do not spin */
+        }
         qs_task_clear(&task);
     }
     wk->finished = true;
     return NULL;
 }
 
+/* Extend (or, at an abandoning shutdown, hand back) every worker's current task. */
+static void each_current(prov_workers *ws, bool give_back) {
+    for (size_t i = 0; i < ws->n; i++) {
+        worker *wk = &ws->w[i];
+        if (!wk->keepalive)
+            continue;
+        pthread_mutex_lock(&wk->mu);
+        char *id = wk->current ? strdup(wk->current) : NULL;
+        pthread_mutex_unlock(&wk->mu);
+        if (id && give_back)
+            qs_queue_fail(wk->keepalive, id, "abandoned at shutdown", false, NULL);
+        else if (id)
+            qs_queue_extend(wk->keepalive, id);
+        free(id);
+    }
+}
+
 static void *gauges(void *arg) {
     prov_workers *ws = arg;
+    double extended = qs_now_mono();
     while (!ws->stop && !qs_shutdown_requested()) {
         refresh_gauges(ws->gauge_redis);
+        if (qs_now_mono() - extended >= TASK_VISIBILITY_MS / 3000.0) {
+            each_current(ws, false);
+            extended = qs_now_mono();
+        }
         for (int i = 0; i < 20 && !ws->stop; i++)
             qs_sleep_or_shutdown(0.1);
     }
@@ -301,11 +348,12 @@ prov_workers *prov_workers_start(const prov_settings *s, qs_quay *quay, qs_kube 
     for (size_t i = 0; i < (size_t)s->workers; i++) {
         worker *wk = &ws->w[i];
         wk->owner = ws;
+        pthread_mutex_init(&wk->mu, NULL);
         snprintf(wk->consumer, sizeof wk->consumer, "%s-%zu", consumer_prefix, i);
         wk->redis = qs_redis_new(s->redis_url, err, errlen);
         wk->queue =
             wk->redis ? qs_queue_open(wk->redis, PROV_QUEUE, PROV_GROUP, wk->consumer, &qo) : NULL;
-        wk->env = (prov_env){s, quay, kube, wk->redis};
+        wk->env = (prov_env){s, quay, kube, wk->redis, wk->queue};
         if (!wk->queue || pthread_create(&wk->thread, NULL, run, wk) != 0) {
             if (!err[0])
                 snprintf(err, errlen, "cannot start worker %zu", i);
@@ -319,14 +367,20 @@ prov_workers *prov_workers_start(const prov_settings *s, qs_quay *quay, qs_kube 
         ws->n = i + 1;
     }
     ws->gauge_redis = qs_redis_new(s->redis_url, err, errlen);
+    for (size_t i = 0; ws->gauge_redis && i < ws->n; i++)
+        ws->w[i].keepalive =
+            qs_queue_open(ws->gauge_redis, PROV_QUEUE, PROV_GROUP, ws->w[i].consumer, &qo);
     ws->gauges_started = ws->gauge_redis && pthread_create(&ws->gauges, NULL, gauges, ws) == 0;
     return ws;
 }
 
-void prov_workers_stop(prov_workers *ws, double grace_s) {
+bool prov_workers_stop(prov_workers *ws, double grace_s) {
     if (!ws)
-        return;
+        return true;
     ws->stop = true;
+    if (ws->gauges_started)
+        pthread_join(ws->gauges, NULL);
+    ws->gauges_started = false;
     for (long waited_ms = 0;; waited_ms += 50) {
         size_t running = 0;
         for (size_t i = 0; i < ws->n; i++)
@@ -334,9 +388,14 @@ void prov_workers_stop(prov_workers *ws, double grace_s) {
         if (running == 0)
             break;
         if ((double)waited_ms >= grace_s * 1000) {
-            qs_log(QS_LOG_WARN, "grace period over: runs abandoned, their tasks will be reclaimed",
-                   NULL);
-            return;
+            /* the runs' threads still use their connections and the Quay and Kubernetes
+             * clients: nothing of theirs is freed; the process is about to exit */
+            each_current(ws, true);
+            char n[24];
+            snprintf(n, sizeof n, "%zu", running);
+            qs_log(QS_LOG_WARN, "grace period over: runs abandoned, their tasks handed back",
+                   "runs", n, NULL);
+            return false;
         }
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -344,14 +403,16 @@ void prov_workers_stop(prov_workers *ws, double grace_s) {
     for (size_t i = 0; i < ws->n; i++) {
         if (ws->w[i].started)
             pthread_join(ws->w[i].thread, NULL);
+        qs_queue_free(ws->w[i].keepalive);
         qs_queue_free(ws->w[i].queue);
         qs_redis_free(ws->w[i].redis);
+        free(ws->w[i].current);
+        pthread_mutex_destroy(&ws->w[i].mu);
     }
-    if (ws->gauges_started)
-        pthread_join(ws->gauges, NULL);
     qs_redis_free(ws->gauge_redis);
     free(ws->w);
     free(ws);
+    return true;
 }
 
 /* ---- the startup sweep ---- */

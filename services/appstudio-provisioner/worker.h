@@ -2,6 +2,7 @@
 #ifndef PROV_WORKER_H
 #define PROV_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "appstudio-provisioner/provision.h"
@@ -21,9 +22,11 @@ qs_queue_opts prov_queue_opts(const prov_settings *s);
  *  on error. */
 prov_workers *prov_workers_start(const prov_settings *s, qs_quay *quay, qs_kube *kube,
                                  const char *consumer_prefix, char *err, size_t errlen);
-/** Stop taking tasks; wait up to `grace_s` for runs in flight (a run still going then is
- *  abandoned; its task is reclaimed by another worker later). */
-void prov_workers_stop(prov_workers *w, double grace_s);
+/** Stop taking tasks; wait up to `grace_s` for runs in flight. true: everything stopped and
+ *  freed. false: a run was still going, so its task was handed back to the queue for a retry
+ *  and the workers were left running — the caller must not free what they borrow (the
+ *  settings, the Quay and Kubernetes clients) and should exit. */
+bool prov_workers_stop(prov_workers *w, double grace_s);
 
 /** Run one task and record its outcome (exposed for tests). `q` is used for ack/fail. */
 void prov_handle_task(const prov_env *env, qs_queue *q, const qs_task *task);

@@ -1,8 +1,9 @@
 /* test_prov_provision.c — the appstudio-provisioner's runs against the Quay and Kubernetes
  * emulators and a real Redis: first provisioning, a repeat that writes nothing, rotation,
  * visibility, Quay's 402, Quay and Kubernetes unavailable (retry, not failure), deletion with
- * and without KEEP_REPOSITORIES, and a worker recording outcomes (ready; failed once the
- * queue gives up). */
+ * and without KEEP_REPOSITORIES, a worker recording outcomes (ready; failed once the queue
+ * gives up), one repository.created per repository, and workspace runs (the organization;
+ * deletion through the components' own tasks; kept and shared organizations). */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -80,7 +81,7 @@ static void setup(void) {
     ko.token_file = tokfile;
     kube = qs_kube_new(&ko, err, sizeof err);
     cr_assert_not_null(kube, "%s", err);
-    env = (prov_env){&s, quay, kube, r};
+    env = (prov_env){&s, quay, kube, r, NULL};
 }
 
 static void teardown(void) {
@@ -195,7 +196,8 @@ Test(prov_provision, first_provisioning_makes_everything) {
     char want[400];
     snprintf(want, sizeof want, "t-ws1+backend_push:%s", tok);
     cr_assert_not_null(cred);
-    cr_assert_str_eq(cred, want, "the Secret holds the push robot's token");
+    /* (compared without cr_assert_str_eq: a failure must not print a token) */
+    cr_assert(strcmp(cred, want) == 0, "the Secret holds the push robot's token");
     free(cred);
     free(tok);
     cred = secret_cred("ws1", "backend-image-pull");
@@ -267,10 +269,10 @@ Test(prov_provision, rotation_replaces_both_tokens) {
     cr_assert_eq(run.rotated, 1);
     char *new_push = secret_cred("ws1", "backend-image-push");
     char *new_pull = secret_cred("ws1", "backend-image-pull");
-    cr_assert_str_neq(old_push, new_push);
-    cr_assert_str_neq(old_pull, new_pull);
+    cr_assert(strcmp(old_push, new_push) != 0, "a new push token");
+    cr_assert(strcmp(old_pull, new_pull) != 0, "a new pull token");
     char *tok = robot_token("t-ws1", "backend_push");
-    cr_assert_str_eq(strchr(new_push, ':') + 1, tok, "the Secret holds the new token");
+    cr_assert(strcmp(strchr(new_push, ':') + 1, tok) == 0, "the Secret holds the new token");
     free(tok);
     free(old_push);
     free(old_pull);
@@ -411,4 +413,161 @@ Test(prov_provision, the_worker_records_ready_and_gives_up_to_failed) {
     cr_assert_eq(prov_store_component_load(r, "ws3", "app", &c), QS_OK);
     cr_assert_eq(c.rev, 0, "the record is gone");
     qs_queue_free(q);
+}
+
+/* ---- repository.created ---- */
+
+static long long events(void) {
+    redisReply *rep = qs_redis_cmd(r, "XLEN quayside:events");
+    cr_assert_not_null(rep);
+    long long n = rep->integer;
+    freeReplyObject(rep);
+    return n;
+}
+
+Test(prov_provision, the_event_goes_out_once_even_when_the_repository_comes_later) {
+    cr_assert_eq(emu_call(&quay_emu, "PUT", "/_emulator/plans",
+                          "{\"namespace\":\"t-ws2\",\"private_repos\":0}", NULL),
+                 200);
+    prov_component c = component("ws2", "late", false);
+    prov_run run;
+    prov_component_run(&env, &c, &run);
+    cr_assert_eq(run.result, PROV_RUN_FAILED, "%s", run.message);
+    prov_outcome_apply(&c, c.generation, PROV_OUT_FAILED, run.message);
+    cr_assert_eq(events(), 0, "no repository, no event");
+    /* asked again as public: this later run creates the repository, so it is announced */
+    prov_request_apply(&c, PROV_REQ_PATCH, 1, 2);
+    prov_component_run(&env, &c, &run);
+    cr_assert_eq(run.result, PROV_RUN_DONE, "%s", run.message);
+    cr_assert(run.repo_created);
+    cr_assert(run.announced);
+    cr_assert_eq(events(), 1);
+    c.announced = run.announced;
+    prov_outcome_apply(&c, c.generation, PROV_OUT_READY, NULL);
+    /* repeated: nothing new */
+    prov_request_apply(&c, PROV_REQ_PUT, 1, 3);
+    prov_component_run(&env, &c, &run);
+    cr_assert_eq(run.result, PROV_RUN_DONE, "%s", run.message);
+    cr_assert_not(run.announced);
+    cr_assert_eq(events(), 1, "one event per repository");
+}
+
+Test(prov_provision, an_interrupted_first_run_still_announces_the_repository) {
+    prov_component c = component("ws1", "backend", true);
+    fault(&kube_emu, "{\"path_prefix\":\"/api/v1/namespaces\",\"status\":503,\"count\":-1}");
+    prov_run run;
+    prov_component_run(&env, &c, &run);
+    cr_assert_eq(run.result, PROV_RUN_RETRY, "%s", run.message);
+    cr_assert(run.repo_created, "the repository was made before Kubernetes failed");
+    cr_assert_eq(events(), 0);
+    emu_call(&kube_emu, "DELETE", "/_emulator/faults", NULL, NULL);
+    prov_component_run(&env, &c, &run); /* the retry finds the repository there */
+    cr_assert_eq(run.result, PROV_RUN_DONE, "%s", run.message);
+    cr_assert_not(run.repo_created);
+    cr_assert(run.announced);
+    cr_assert_eq(events(), 1);
+}
+
+/* ---- workspace runs ---- */
+
+static int ws_put(prov_workspace *w, void *ctx) {
+    bool delete_ = ctx != NULL;
+    if (w->rev == 0) {
+        prov_names n;
+        prov_names_for(&s.naming, "ws3", NULL, &n);
+        prov_workspace_init(w, "ws3", &n, "t");
+    }
+    return prov_workspace_request(w, delete_, 1);
+}
+
+static prov_run run_workspace(void) {
+    prov_workspace w;
+    cr_assert_eq(prov_store_workspace_load(r, "ws3", &w), QS_OK);
+    prov_run run;
+    prov_workspace_run(&env, &w, &run);
+    return run;
+}
+
+static bool org_exists(const char *org) {
+    json_t *st = quay_state();
+    bool there = json_object_get(json_object_get(st, "organizations"), org) != NULL;
+    json_decref(st);
+    return there;
+}
+
+Test(prov_provision, workspace_deletion_leaves_components_to_their_own_tasks) {
+    qs_queue_opts qo = prov_queue_opts(&s);
+    qs_queue *q = qs_queue_open(r, PROV_QUEUE, PROV_GROUP, "test", &qo);
+    env.queue = q;
+    cr_assert_eq(prov_store_workspace_update(r, "ws3", ws_put, NULL, NULL), QS_OK);
+    prov_run run = run_workspace();
+    cr_assert_eq(run.result, PROV_RUN_DONE, "%s", run.message);
+    cr_assert(org_exists("t-ws3"));
+    cr_assert_eq(prov_store_component_update(r, "ws3", "app", put, "app", NULL), QS_OK);
+    prov_task t = {.kind = PROV_TASK_COMPONENT};
+    snprintf(t.workspace, sizeof t.workspace, "ws3");
+    snprintf(t.component, sizeof t.component, "app");
+    cr_assert_eq(prov_task_enqueue(q, &t), QS_OK);
+    run_one(q);
+
+    /* the workspace run does not delete the component behind the back of a run of it that
+     * may be in progress: it marks it, queues its task and waits */
+    cr_assert_eq(prov_store_workspace_update(r, "ws3", ws_put, "delete", NULL), QS_OK);
+    run = run_workspace();
+    cr_assert_eq(run.result, PROV_RUN_RETRY, "%s", run.message);
+    cr_assert(strstr(run.message, "waiting for 1 component"), "%s", run.message);
+    json_t *st = quay_state();
+    cr_assert_not_null(json_object_get(json_object_get(st, "repositories"), "t-ws3/app"));
+    json_decref(st);
+    prov_component c;
+    cr_assert_eq(prov_store_component_load(r, "ws3", "app", &c), QS_OK);
+    cr_assert(c.deleting);
+
+    run_one(q); /* the component's own task */
+    cr_assert_eq(prov_store_component_load(r, "ws3", "app", &c), QS_OK);
+    cr_assert_eq(c.rev, 0, "the component's record is gone");
+    st = quay_state();
+    cr_assert_null(json_object_get(json_object_get(st, "repositories"), "t-ws3/app"));
+    json_decref(st);
+    cr_assert_null(secret_cred("ws3", "app-image-push"));
+    cr_assert_null(secret_cred("ws3", "app-image-pull"));
+    run = run_workspace();
+    cr_assert_eq(run.result, PROV_RUN_DONE, "%s", run.message);
+    cr_assert_not(org_exists("t-ws3"), "then the organization goes");
+    env.queue = NULL;
+    qs_queue_free(q);
+}
+
+Test(prov_provision, organizations_are_kept_or_never_ours_to_delete) {
+    /* KEEP_REPOSITORIES keeps the workspace's organization */
+    s.keep_repositories = true;
+    cr_assert_eq(prov_store_workspace_update(r, "ws3", ws_put, NULL, NULL), QS_OK);
+    prov_run run = run_workspace();
+    cr_assert_eq(run.result, PROV_RUN_DONE, "%s", run.message);
+    cr_assert_eq(prov_store_workspace_update(r, "ws3", ws_put, "delete", NULL), QS_OK);
+    run = run_workspace();
+    cr_assert_eq(run.result, PROV_RUN_DONE, "%s", run.message);
+    cr_assert(org_exists("t-ws3"));
+    s.keep_repositories = false;
+
+    /* shared mode: the one organization is checked, never created or deleted */
+    s.naming = (prov_naming){PROV_ORG_SHARED, "", "shared-org", "{workspace}", "registry.test"};
+    prov_workspace w;
+    prov_names n;
+    prov_names_for(&s.naming, "ws5", NULL, &n);
+    prov_workspace_init(&w, "ws5", &n, "t");
+    w.rev = 1;
+    prov_workspace_request(&w, false, 1);
+    prov_workspace_run(&env, &w, &run);
+    cr_assert_eq(run.result, PROV_RUN_FAILED, "a missing shared organization: %s", run.message);
+    cr_assert(strstr(run.message, "shared-org"), "%s", run.message);
+    cr_assert_not(org_exists("shared-org"), "not created");
+    qs_quay_error e;
+    cr_assert_eq(qs_quay_org_create(quay, "shared-org", NULL, &e), QS_OK, "%s", e.message);
+    prov_workspace_run(&env, &w, &run);
+    cr_assert_eq(run.result, PROV_RUN_DONE, "%s", run.message);
+    prov_workspace_request(&w, true, 2);
+    prov_workspace_run(&env, &w, &run);
+    cr_assert_eq(run.result, PROV_RUN_DONE, "%s", run.message);
+    cr_assert(org_exists("shared-org"), "the shared organization stays");
 }

@@ -9,29 +9,13 @@
 #include "shared/config.h"
 #include "shared/log.h"
 
-static const char *const vars[] = {"LISTEN_ADDR",
-                                   "REDIS_URL",
-                                   "QUAY_URL",
-                                   "QUAY_TOKEN_FILE",
-                                   "QUAY_REGISTRY",
-                                   "ORG_MODE",
-                                   "ORG_PREFIX",
-                                   "QUAY_ORGANIZATION",
-                                   "DEFAULT_VISIBILITY",
-                                   "NAMESPACE_TEMPLATE",
-                                   "KEEP_REPOSITORIES",
-                                   "API_TOKEN_FILE",
-                                   "PROVISIONER_WORKERS",
-                                   "MAX_ATTEMPTS",
-                                   "RETRY_BACKOFF",
-                                   "RETRY_BACKOFF_MAX",
-                                   "AUTH_CACHE_TTL",
-                                   "KUBE_API_URL",
-                                   "KUBE_TOKEN_FILE",
-                                   "KUBE_CA_FILE",
-                                   "QUAY_DEBUG",
-                                   "LOG_LEVEL",
-                                   NULL};
+static const char *const vars[] = {
+    "LISTEN_ADDR",         "REDIS_URL",          "QUAY_URL",          "QUAY_TOKEN_FILE",
+    "QUAY_REGISTRY",       "ORG_MODE",           "ORG_PREFIX",        "QUAY_ORGANIZATION",
+    "DEFAULT_VISIBILITY",  "NAMESPACE_TEMPLATE", "KEEP_REPOSITORIES", "API_TOKEN_FILE",
+    "PROVISIONER_WORKERS", "MAX_ATTEMPTS",       "RETRY_BACKOFF",     "RETRY_BACKOFF_MAX",
+    "AUTH_CACHE_TTL",      "GRACE_PERIOD",       "KUBE_API_URL",      "KUBE_TOKEN_FILE",
+    "KUBE_CA_FILE",        "QUAY_DEBUG",         "LOG_LEVEL",         NULL};
 
 static void clean(void) {
     qs_log_set_fd(-1);
@@ -56,6 +40,7 @@ Test(prov_settings, defaults) {
     cr_assert_null(s.api_token_file);
     cr_assert_eq(s.workers, 4);
     cr_assert_null(s.kube_api_url, "in-cluster by default");
+    cr_assert_float_eq(s.grace_period, 20.0, 1e-9);
     prov_settings_free(&s);
 }
 
