@@ -28,7 +28,7 @@ else
         --data '{"user":"alice","namespace":"team-a","verb":"create","group":"","resource":"secrets"}' \
         "$QS_KUBE_URL/_emulator/permissions" >/dev/null || fail "granting alice secrets in team-a failed"
     qs_spawn appstudio-provisioner "$DIR/logs/appstudio-provisioner.log" env \
-        LISTEN_ADDR="$PROV_ADDR" REDIS_URL="$QS_REDIS_URL/2" QUAY_URL="$QS_QUAY_URL" \
+        LISTEN_ADDR="$PROV_ADDR" REDIS_URL="$QS_REDIS_URL" QUAY_URL="$QS_QUAY_URL" \
         QUAY_TOKEN_FILE="$psec/quay-token" QUAY_REGISTRY="$QS_REG_TOKEN" ORG_PREFIX=demo- \
         KUBE_API_URL="$QS_KUBE_URL" KUBE_TOKEN_FILE="$psec/kube-token" \
         API_TOKEN_FILE="$psec/api-token" LOG_LEVEL=info "$ROOT/build/release/bin/appstudio-provisioner"
