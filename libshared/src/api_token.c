@@ -12,8 +12,7 @@
 #include "shared/common.h"
 #include "shared/digest.h"
 
-const char *qs_req_bearer(const qs_req *r) {
-    const char *h = qs_req_header(r, "Authorization");
+const char *qs_bearer_token(const char *h) {
     if (!h)
         return NULL;
     while (*h == ' ' || *h == '\t')
@@ -26,22 +25,24 @@ const char *qs_req_bearer(const qs_req *r) {
     return *h ? h : NULL;
 }
 
-/* The presented token without trailing blanks: its length. */
-static size_t token_len(const char *t) {
-    size_t n = strlen(t);
-    while (n && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+const char *qs_req_bearer(const qs_req *r) {
+    return qs_bearer_token(qs_req_header(r, "Authorization"));
+}
+
+bool qs_token_matches(const char *token, qs_secret *secret) {
+    char *want = NULL;
+    if (!token || !secret || qs_secret_get(secret, &want) != QS_OK)
+        return false;
+    size_t n = strlen(token);
+    while (n && (token[n - 1] == ' ' || token[n - 1] == '\t'))
         n--;
-    return n;
+    bool ok = qs_consttime_equal(token, n, want, strlen(want));
+    qs_secret_release(want);
+    return ok;
 }
 
 bool qs_req_bearer_matches(const qs_req *r, qs_secret *secret) {
-    const char *got = qs_req_bearer(r);
-    char *want = NULL;
-    if (!got || !secret || qs_secret_get(secret, &want) != QS_OK)
-        return false;
-    bool ok = qs_consttime_equal(got, token_len(got), want, strlen(want));
-    qs_secret_release(want);
-    return ok;
+    return qs_token_matches(qs_req_bearer(r), secret);
 }
 
 bool qs_require_bearer(qs_req *r, qs_secret *secret, const char *realm) {
@@ -51,14 +52,12 @@ bool qs_require_bearer(qs_req *r, qs_secret *secret, const char *realm) {
                          "this endpoint needs API_TOKEN_FILE to be configured");
         return false;
     }
-    const char *got = qs_req_bearer(r);
-    bool ok = got && qs_consttime_equal(got, token_len(got), want, strlen(want));
     qs_secret_release(want);
-    if (!ok) {
-        char v[160];
-        snprintf(v, sizeof v, "Bearer realm=\"%.100s\"", realm ? realm : "quayside");
-        qs_resp_header(r, "WWW-Authenticate", v);
-        qs_respond_error(r, 401, "unauthorized", "a valid bearer token is required");
-    }
-    return ok;
+    if (qs_req_bearer_matches(r, secret))
+        return true;
+    char v[160];
+    snprintf(v, sizeof v, "Bearer realm=\"%.100s\"", realm ? realm : "quayside");
+    qs_resp_header(r, "WWW-Authenticate", v);
+    qs_respond_error(r, 401, "unauthorized", "a valid bearer token is required");
+    return false;
 }

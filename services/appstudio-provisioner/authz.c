@@ -16,8 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "shared/api_token.h"
 #include "shared/common.h"
 #include "shared/config.h"
 #include "shared/digest.h"
@@ -58,15 +58,6 @@ void prov_authz_free(prov_authz *a) {
     free(a);
 }
 
-static bool is_platform(prov_authz *a, const char *token) {
-    char *want = NULL;
-    if (!a->platform || qs_secret_get(a->platform, &want) != QS_OK)
-        return false;
-    bool ok = qs_consttime_equal(token, strlen(token), want, strlen(want));
-    qs_secret_release(want);
-    return ok;
-}
-
 /* Ask the cluster. OK / INVALID / DENIED / UNAVAILABLE, with the user in `who`. */
 static prov_authz_result ask_cluster(prov_authz *a, const char *token, const char *ns, char *who,
                                      size_t wholen) {
@@ -102,14 +93,11 @@ static const char *const result_names[] = {"allowed", "missing", "invalid", "den
 prov_authz_result prov_authz_check(prov_authz *a, const char *authorization, const char *namespace_,
                                    char *who, size_t wholen) {
     snprintf(who, wholen, "%s", "");
-    const char *token =
-        authorization && strncasecmp(authorization, "Bearer ", 7) == 0 ? authorization + 7 : NULL;
-    while (token && *token == ' ')
-        token++;
+    const char *token = qs_bearer_token(authorization);
     prov_authz_result res;
     if (!token || !*token) {
         res = PROV_AUTHZ_MISSING;
-    } else if (is_platform(a, token)) {
+    } else if (qs_token_matches(token, a->platform)) {
         snprintf(who, wholen, "%s", "platform");
         res = PROV_AUTHZ_OK;
     } else {

@@ -183,3 +183,15 @@ Test(api_token, bearer_parsing_and_match) {
     json_decref(j);
     done(&r);
 }
+
+Test(api_token, bearer_token_is_pure_parsing) {
+    cr_assert_null(qs_bearer_token(NULL));
+    cr_assert_null(qs_bearer_token("Basic abc"));
+    cr_assert_null(qs_bearer_token("Bearer"));
+    cr_assert_null(qs_bearer_token("Bearer   "));
+    cr_assert_null(qs_bearer_token("Bearerabc"));
+    cr_assert_str_eq(qs_bearer_token("  bEaReR\tabc"), "abc");
+    cr_assert(qs_token_matches("s3cret-one  ", secret));
+    cr_assert_not(qs_token_matches("s3cret-one", NULL));
+    cr_assert_not(qs_token_matches(NULL, secret));
+}

@@ -12,8 +12,17 @@
 #include "shared/config.h"
 #include "shared/http_server.h"
 
-/** The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, surrounding
- *  blanks skipped), or NULL when the header is absent, has another scheme, or an empty token. */
+/** The token of an `Authorization` header value `Bearer <token>` (scheme case-insensitive,
+ *  surrounding blanks skipped), or NULL for NULL, another scheme, or an empty token. Pure. */
+const char *qs_bearer_token(const char *authorization);
+
+/** Is `token` (trailing blanks ignored) the secret's current value? Constant-time; false when
+ *  either is NULL or the secret has no value. */
+bool qs_token_matches(const char *token, qs_secret *secret);
+
+/** The token of the request's `Authorization: Bearer <token>` header (scheme case-insensitive,
+ * surrounding blanks skipped), or NULL when the header is absent, has another scheme, or an empty
+ * token. */
 const char *qs_req_bearer(const qs_req *r);
 
 /** Does the request carry the secret's current value as its bearer token? False when `secret`
