@@ -362,3 +362,13 @@ Test(http_server_addr, bad_listen_address_is_an_error) {
     cr_assert(strstr(err, "host:port"), "%s", err);
     qs_server_free(s);
 }
+
+Test(http_server, nul_in_path_is_400_not_a_shorter_path) {
+    result r = call("GET", "/api/v1/workspaces/a%00b", NULL, 0, NULL);
+    cr_assert_eq(r.status, 400, "%ld %s", r.status, qs_buf_str(&r.body));
+    cr_assert_not_null(strstr(qs_buf_str(&r.body), "invalid_path"));
+    done(&r);
+    r = call("GET", "/api/v1/workspaces/a?x=%00", NULL, 0, NULL);
+    cr_assert_eq(r.status, 200, "a %%00 in the query is the handler's business");
+    done(&r);
+}
