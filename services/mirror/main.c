@@ -186,7 +186,11 @@ int main(int argc, char **argv) {
     qs_secret_free(api.api_token);
 stop:
     mirror_controller_free(controller);
-    mirror_workers_stop(workers, s.grace_period);
+    if (!mirror_workers_stop(workers, s.grace_period)) {
+        /* copies still run on the clients below: exit without freeing what they use */
+        qs_log(QS_LOG_INFO, "stopped", "abandoned", "true", NULL);
+        _exit(code);
+    }
     qs_kube_free(kube);
     mirror_registries_free(regs);
     qs_authfile_free(auth);

@@ -265,9 +265,9 @@ mirror_workers *mirror_workers_start(const mirror_settings *s, mirror_registries
     return ws;
 }
 
-void mirror_workers_stop(mirror_workers *ws, double grace_s) {
+bool mirror_workers_stop(mirror_workers *ws, double grace_s) {
     if (!ws)
-        return;
+        return true;
     ws->stop = true;
     /* Copies in flight get the grace period; a copy still running after it is abandoned
      * (the process exits; its task is reclaimed by another worker after TASK_TIMEOUT). */
@@ -283,7 +283,7 @@ void mirror_workers_stop(mirror_workers *ws, double grace_s) {
             qs_log(QS_LOG_WARN,
                    "grace period over: copies abandoned, their tasks will be reclaimed", "copies",
                    n, NULL);
-            return;
+            return false;
         }
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -296,4 +296,5 @@ void mirror_workers_stop(mirror_workers *ws, double grace_s) {
     }
     free(ws->w);
     free(ws);
+    return true;
 }

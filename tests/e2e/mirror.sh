@@ -252,6 +252,30 @@ expect_eq "the reclaimed copy is intact" "$(layout_digest "$E2E_TMP/big" | cut -
     "$(raw_digest "$QS_REG_TOKEN/$DEST_REPO:big" "${DCREDS[@]}")"
 check "the reclaimed task is acked" wait_for 20 queue_empty "$M_URL"
 
+# ---------------------------------------------------------------------------- SIGTERM mid-copy
+# A worker stopped past its grace period abandons the copy and exits at once, without freeing
+# what the copy still uses (the ASan run would report a use-after-free); the task is reclaimed.
+REDIS=redis://127.0.0.1:$REDIS2_PORT/3
+emu "$QS_QUAY_URL" POST /_emulator/faults \
+    '{"path_prefix":"/v2/auth","status":0,"delay_ms":4000,"count":1}' >/dev/null
+start_mirror leaver MIRROR_ROLE=worker MIRROR_WORKERS=1 GRACE_PERIOD=0s TASK_TIMEOUT=3s
+LEAVER_PID=$M_PID LEAVER_URL=$M_URL LEAVER_LOG=$M_LOG
+curl -s -X POST -H "Authorization: Bearer $API_TOKEN" --data \
+    "{\"source\":\"$QS_REG_PLAIN/big/image:v1\",\"destination\":\"$QS_REG_TOKEN/$DEST_REPO:leaver\"}" \
+    "$LEAVER_URL/api/v1/mirrors" >/dev/null
+check "the leaver takes the task" wait_for 20 bash -c \
+    "[ \"\$(curl -s '$LEAVER_URL/api/v1/mirrors?action=summarize' | jq -r .in_progress)\" = 1 ]"
+kill -TERM "$LEAVER_PID"
+check "SIGTERM past GRACE_PERIOD: the worker exits at once" wait_for 3 bash -c \
+    "! kill -0 $LEAVER_PID 2>/dev/null"
+leaver_rc=0
+wait "$LEAVER_PID" 2>/dev/null || leaver_rc=$?
+expect_eq "it exits with status 0" 0 "$leaver_rc"
+expect_match "it says the copy was abandoned" 'copies abandoned' "$(cat "$LEAVER_LOG")"
+emu "$QS_QUAY_URL" DELETE /_emulator/faults >/dev/null
+start_mirror heir MIRROR_ROLE=worker MIRROR_WORKERS=1 TASK_TIMEOUT=3s
+check "another worker reclaims and finishes the abandoned task" wait_for 60 has_tag leaver
+
 # ---------------------------------------------------------------------------- secrets
 
 leaks=0
