@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,17 +72,35 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Answer `body` (taken) with its keys sorted, as Flask's jsonify did (§A.1). */
+static void respond(qs_req *r, int status, json_t *body) {
+    char *text = omps_json_text(body);
+    json_decref(body);
+    if (text)
+        qs_respond(r, status, "application/json", text, strlen(text));
+    else
+        qs_respond_error(r, 500, OMPS_E_INTERNAL, "could not encode the response");
+    free(text);
+}
+
 /* Answer with the error (logged without secrets) or the body. */
 static void answer(qs_req *r, json_t *body, omps_error *e) {
     if (e->status) {
         qs_log(e->status >= 500 ? QS_LOG_ERROR : QS_LOG_INFO, "request failed", "path",
                qs_req_path(r), "error", e->id, "message", e->message, NULL);
         json_decref(body);
-        qs_respond_json(r, e->status, omps_error_json(e));
+        respond(r, e->status, omps_error_json(e));
     } else {
-        qs_respond_json(r, 200, body);
+        respond(r, 200, body);
     }
     omps_error_clear(e);
+}
+
+bool omps_api_auth_ok(const char *v) {
+    for (const unsigned char *p = (const unsigned char *)v; p && *p; p++)
+        if ((*p < ' ' && *p != '\t') || *p == 127)
+            return false;
+    return v != NULL;
 }
 
 /* The checks every push and delete starts with, in the original's order: the header first. */
@@ -89,6 +108,11 @@ static const char *preflight(qs_req *r, const char *org, const char *repo, omps_
     const char *auth = qs_req_header(r, "Authorization");
     if (!auth) {
         omps_error_set(e, 403, OMPS_E_AUTH_HEADER, "Request contains no 'Authorization' header");
+        return NULL;
+    }
+    if (!omps_api_auth_ok(auth)) { /* it goes to Quay as a header line: no CR/LF smuggling */
+        omps_error_set(e, 400, OMPS_E_BAD_REQUEST,
+                       "The 'Authorization' header contains control characters");
         return NULL;
     }
     if (!omps_api_name_ok(org) || (repo && !omps_api_name_ok(repo))) {
@@ -288,16 +312,15 @@ static void h_ping(qs_req *r, void *ctx) {
     }
     bool ok = qrc == QS_OK && krc == QS_OK && grc == QS_OK;
     int status = ok ? 200 : 503;
-    qs_respond_json(r, status,
-                    json_pack("{s:b,s:i,s:{s:o,s:o,s:o}}", "ok", ok, "status", status, "services",
-                              "koji", koji, "quay", quay, "greenwave", greenwave));
+    respond(r, status,
+            json_pack("{s:b,s:i,s:{s:o,s:o,s:o}}", "ok", ok, "status", status, "services", "koji",
+                      koji, "quay", quay, "greenwave", greenwave));
 }
 
 static void h_about(qs_req *r, void *ctx) {
     QS_UNUSED(ctx);
-    qs_respond_json(
-        r, 200,
-        json_pack("{s:s,s:s}", "version", OMPS_VERSION, "operatorcourier", COURIER_VERSION));
+    respond(r, 200,
+            json_pack("{s:s,s:s}", "version", OMPS_VERSION, "operatorcourier", COURIER_VERSION));
 }
 
 size_t omps_api_routes(omps_service *svc, qs_route *out, size_t max) {

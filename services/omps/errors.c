@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "shared/common.h"
@@ -41,6 +42,19 @@ json_t *omps_error_json(const omps_error *e) {
     if (o && e->greenwave_response)
         json_object_set(o, "greenwave_response", e->greenwave_response);
     return o;
+}
+
+char *omps_json_text(const json_t *j) {
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    size_t n = s ? strlen(s) : 0;
+    char *out = s ? realloc(s, n + 2) : NULL;
+    if (!out) {
+        free(s);
+        return NULL;
+    }
+    out[n] = '\n';
+    out[n + 1] = '\0';
+    return out;
 }
 
 static const struct {

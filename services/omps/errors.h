@@ -52,6 +52,9 @@ void omps_error_set(omps_error *e, int status, const char *id, const char *fmt, 
 void omps_error_clear(omps_error *e);
 /** The answer body: status, error, message and the extras (a new object). */
 json_t *omps_error_json(const omps_error *e);
+/** `j` as the text of every omps answer: compact, keys sorted at every level as Flask's jsonify
+ *  (JSON_SORT_KEYS) writes them, ending in a newline; malloc'd, NULL when out of memory. */
+char *omps_json_text(const json_t *j);
 
 /** The server's error formatter (404, 405, 413 and other answers made outside the handlers) in
  *  OMPS's shape, with werkzeug's ids: NotFound, MethodNotAllowed, RequestEntityTooLarge

@@ -10,8 +10,14 @@
 #include "shared/common.h"
 
 bool omps_version_check(const char *version, omps_error *e) {
-    if (qs_semver_valid(version))
+    if (qs_semver_valid(version) && strlen(version) <= QS_SEMVER_STR_MAX)
         return true;
+    if (qs_semver_valid(version)) { /* the rule allows any length; a push must not truncate it */
+        omps_error_set(e, 400, OMPS_E_VERSION,
+                       "Version '%.200s' is too long: at most %d characters", version,
+                       QS_SEMVER_STR_MAX);
+        return false;
+    }
     omps_error_set(e, 400, OMPS_E_VERSION,
                    "Version '%.200s' must be in format '<int>.<int>.<int>': must match regexp "
                    "'%s'",

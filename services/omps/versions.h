@@ -14,7 +14,8 @@
 
 /** An explicit version from the URL: true when it matches QS_SEMVER_RELEASE_REGEX, else false
  *  with 400 OMPSInvalidVersionFormat "Version '<v>' must be in format '<int>.<int>.<int>':
- *  must match regexp '<regex>'" in e. */
+ *  must match regexp '<regex>'" in e; a matching version longer than QS_SEMVER_STR_MAX
+ *  characters (huge numbers) is refused too (400, "Version '<v>' is too long: ..."). */
 bool omps_version_check(const char *version, omps_error *e);
 
 /** The `releases` array of "<org>/<repo>" in a namespace listing (GET /cnr/api/v1/packages?

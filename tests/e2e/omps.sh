@@ -97,11 +97,19 @@ expect_status "$OMPS/readyz" 200
 r=$(curl -s "$OMPS/v2/health/ping")
 expect_eq "health/ping: Quay and Koji work" "true true true" \
     "$(jq -r '[.ok, .services.quay.ok, .services.koji.ok] | join(" ")' <<<"$r")"
-expect_eq "about names the courier version" 2.1.10 "$(curl -s "$OMPS/v1/about" | jq -r .operatorcourier)"
+expect_eq "health/ping: keys sorted as Flask's jsonify" "ok services status greenwave koji quay" \
+    "$(jq -r '[keys_unsorted[], (.services | keys_unsorted[])] | join(" ")' <<<"$r")"
+expect_eq "about: the versions, keys sorted" '{"operatorcourier":"2.1.10","version":"11.2"}' \
+    "$(curl -s "$OMPS/v1/about")"
 r=$(curl -s -X POST -F "file=@$E2E_TMP/flat.zip" "$OMPS/v2/$ORG/zipfile")
-expect_eq "no Authorization header: 403 before anything else" \
-    "OMPSAuthorizationHeaderRequired Request contains no 'Authorization' header" \
-    "$(jq -r '"\(.error) \(.message)"' <<<"$r")"
+expect_eq "no Authorization header: 403 before anything else, keys sorted" \
+    "{\"error\":\"OMPSAuthorizationHeaderRequired\",\"message\":\"Request contains no 'Authorization' header\",\"status\":403}" \
+    "$r"
+r=$(curl -s -X POST -H "Authorization: tok$(printf '\001')en" -F "file=@$E2E_TMP/flat.zip" \
+    "$OMPS/v2/$ORG/zipfile")
+expect_eq "an Authorization with control characters: 400, not forwarded" \
+    "400 BadRequest The 'Authorization' header contains control characters" \
+    "$(jq -r '"\(.status) \(.error) \(.message)"' <<<"$r")"
 expect_status "$OMPS/v2/$ORG/zipfile" 403 -X POST
 r=$(curl -s "$OMPS/v2/nope")
 expect_eq "unknown route: JSON 404" "404 NotFound" "$(jq -r '"\(.status) \(.error)"' <<<"$r")"
@@ -117,6 +125,8 @@ expect_eq "flat v2 push: repository = packageName, default version for a new pac
     "$ORG marketplace 1.0.0" "$(jq -r '"\(.organization) \(.repo) \(.version)"' <<<"$r")"
 expect_eq "flat v2 push: extracted_files, sorted" '["crd.yml","csv.yaml","packages.yaml"]' \
     "$(jq -c .extracted_files <<<"$r")"
+expect_eq "flat v2 push: keys sorted" "extracted_files organization repo version" \
+    "$(jq -r 'keys_unsorted | join(" ")' <<<"$r")"
 blob "$ORG/marketplace/1.0.0" "$E2E_TMP/flat.tgz"
 listing=$(tar tzf "$E2E_TMP/flat.tgz" 2>&1 || true)
 expect_match "the pushed blob is <repo>-<random>/ with bundle.yaml" \
@@ -307,6 +317,8 @@ r=$R
 expect_eq "Koji build (typeinfo archive): pushed with its nvr" "200 kojiop 1.0.0 omps-op-1.0-1" \
     "$CODE $(jq -r '"\(.repo) \(.version) \(.nvr)"' <<<"$r")"
 expect_eq "... extracted_files" '["crd.yml","csv.yaml","packages.yaml"]' "$(jq -c .extracted_files <<<"$r")"
+expect_eq "... keys sorted (nvr after extracted_files)" "extracted_files nvr organization repo version" \
+    "$(jq -r 'keys_unsorted | join(" ")' <<<"$r")"
 post "/v1/$ORG/kojiop/koji/omps-legacy-2.0-3/4.1.0"
 r=$R
 expect_eq "Koji build (legacy archive in the build logs), v1 with a version" "200 kojiop 4.1.0 omps-legacy-2.0-3" \
@@ -337,7 +349,8 @@ expect_eq "Koji hub down: 500 KojiError" "500 KojiError" "$CODE $(field .error "
 
 del "/v2/$ORG/marketplace/2.0.0"
 r=$R
-expect_eq "delete one release" '200 ["2.0.0"]' "$CODE $(jq -c .deleted <<<"$r")"
+expect_eq "delete one release, keys sorted" "200 {\"deleted\":[\"2.0.0\"],\"organization\":\"$ORG\",\"repo\":\"marketplace\"}" \
+    "$CODE $R"
 expect_eq "... it is gone from Quay" '[]' "$(releases "$ORG/marketplace" | jq -c '[.[] | select(. == "2.0.0")]')"
 before=$(releases "$ORG/marketplace")
 del "/v1/$ORG/marketplace"

@@ -4,8 +4,10 @@
  * of the zip checks onto the original's ids, statuses and messages (§A.6, §A.8, §A.9, §F.2);
  * explicit version checks and "highest + 1 major" over a namespace listing (§A.6). */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "omps/api.h"
 #include "omps/errors.h"
 #include "omps/push.h"
 #include "omps/versions.h"
@@ -261,6 +263,26 @@ Test(omps_versions, explicit_versions) {
                                 "'^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$'");
 }
 
+/* Huge numbers match the rule; a version a push would have to truncate (64 characters and
+ * more) is refused instead of pushing another one; 63 characters still pass. */
+Test(omps_versions, too_long_refused_not_truncated) {
+    char v[80];
+    memset(v, '9', sizeof v);
+    memcpy(v, "1.0.", 4);
+    v[QS_SEMVER_STR_MAX] = '\0';
+    omps_error e = {0};
+    cr_assert(omps_version_check(v, &e));
+    cr_assert_eq(e.status, 0);
+    v[QS_SEMVER_STR_MAX] = '9';
+    v[QS_SEMVER_STR_MAX + 1] = '\0';
+    cr_assert_not(omps_version_check(v, &e));
+    cr_assert_eq(e.status, 400);
+    cr_assert_str_eq(e.id, "OMPSInvalidVersionFormat");
+    cr_assert(strstr(e.message, "is too long: at most 63 characters"), "%s", e.message);
+    omps_error_clear(&e);
+    cr_assert(omps_version_check("18446744073709551616.0.0", &e), "above 64 bits, short");
+}
+
 static const char listing[] =
     "[{\"name\":\"myorg/other\",\"releases\":[\"40.0.0\"]},"
     " {\"name\":\"myorg/op\",\"releases\":[\"1.9.9\",\"2.5.1\",\"2.10.0-rc\",\"bad\",\"2.4.99\"]},"
@@ -298,4 +320,42 @@ Test(omps_versions, lock_key_per_repository) {
     omps_push_lock_key("myorg", "op2", b, sizeof b);
     cr_assert_str_eq(a, "omps:push-lock:myorg/op");
     cr_assert_str_neq(a, b);
+}
+
+/* Flask's jsonify sorted the keys at every level (§A.1, §F.2): the answers' text does too. */
+Test(omps_errors, answers_have_sorted_keys) {
+    omps_error e = {0};
+    omps_error_set(&e, 500, OMPS_E_COURIER, "Failed to push manifest: %s",
+                   "package exists already");
+    e.quay_response = json_pack("{s:{s:s,s:s,s:{}}}", "error", "message", "package exists already",
+                                "code", "package-exists", "details");
+    json_t *j = body_of(&e);
+    char *text = omps_json_text(j);
+    cr_assert_str_eq(text, "{\"error\":\"QuayCourierError\",\"message\":\"Failed to push manifest: "
+                           "package exists already\",\"quay_response\":{\"error\":{\"code\":"
+                           "\"package-exists\",\"details\":{},\"message\":\"package exists "
+                           "already\"}},\"status\":500}\n");
+    free(text);
+    json_decref(j);
+    omps_error_clear(&e);
+    j = json_pack("{s:s,s:s,s:[s]}", "organization", "o", "repo", "r", "deleted", "1.0.0");
+    text = omps_json_text(j);
+    cr_assert_str_eq(text, "{\"deleted\":[\"1.0.0\"],\"organization\":\"o\",\"repo\":\"r\"}\n");
+    free(text);
+    json_decref(j);
+    cr_assert_null(omps_json_text(NULL));
+}
+
+/* The caller's Authorization goes to Quay as a header line: CR, LF and other control bytes
+ * would add lines of the caller's choosing, so they are refused; any printable text passes. */
+Test(omps_errors, authorization_values) {
+    cr_assert(omps_api_auth_ok("basic dXNlcjpwYXNz"));
+    cr_assert(omps_api_auth_ok("Bearer a\tb ~!\"#"));
+    cr_assert(omps_api_auth_ok(""));
+    cr_assert_not(omps_api_auth_ok(NULL));
+    cr_assert_not(omps_api_auth_ok("tok\r\nX-Injected: 1"));
+    cr_assert_not(omps_api_auth_ok("tok\nX"));
+    cr_assert_not(omps_api_auth_ok("tok\rX"));
+    cr_assert_not(omps_api_auth_ok("tok\x01"));
+    cr_assert_not(omps_api_auth_ok("tok\x7f"));
 }

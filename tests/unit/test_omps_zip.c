@@ -491,7 +491,11 @@ static void measured_fail(const char *what, zip_check_code want, const char *nee
     fprintf(stderr, "MEASURE %s: %.2f ms, peak RSS +%ld KiB\n", what, ms, growth);
     if (getenv("QS_UNDER_VALGRIND"))
         return; /* memcheck's slowdown and shadow memory make both figures meaningless */
+#ifndef __SANITIZE_ADDRESS__
+    /* Wall-clock under ASan (several times slower, with other tests on 2 cores) says nothing
+     * about the code; the release run keeps the bound, and tests/bench/omps measures it. */
     cr_assert_lt(ms, 50.0, "%s took %.2f ms", what, ms);
+#endif
     cr_assert_lt(growth, 8 * 1024, "%s grew %ld KiB", what, growth);
 }
 
