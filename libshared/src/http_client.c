@@ -584,10 +584,26 @@ static CURLcode do_once(qs_http *h, const qs_http_req *req, qs_http_resp *resp, 
     return rc;
 }
 
+/* Header injection guard: no header line, bearer token or Basic credential may carry CR or LF
+ * (a caller forwarding a client's value would otherwise add headers of the client's choice). */
+static bool has_crlf(const char *v) { return v && strpbrk(v, "\r\n") != NULL; }
+
+static bool req_is_safe(const qs_http_req *req) {
+    for (const char *const *hp = req->headers; hp && *hp; hp++)
+        if (has_crlf(*hp))
+            return false;
+    return !has_crlf(req->bearer) && !has_crlf(req->basic_user) && !has_crlf(req->basic_pass) &&
+           !has_crlf(req->url) && !has_crlf(req->method);
+}
+
 int qs_http_do(qs_http *h, const qs_http_req *req, qs_http_resp *resp) {
     memset(resp, 0, sizeof *resp);
     if (!h || !req || !req->url)
         return QS_EINVAL;
+    if (!req_is_safe(req)) {
+        snprintf(resp->error, sizeof resp->error, "a request header value contains CR or LF");
+        return QS_EINVAL;
+    }
     int max = attempts_for(h, req);
     sink sk = {&resp->body, req->max_response ? req->max_response : h->o.max_response, false,
                false};
@@ -779,6 +795,11 @@ int qs_http_stream_open(qs_http *h, const qs_http_req *req, qs_http_stream **out
         err[0] = '\0';
     if (!h || !req || !req->url)
         return QS_EINVAL;
+    if (!req_is_safe(req)) {
+        if (err && errlen)
+            snprintf(err, errlen, "a request header value contains CR or LF");
+        return QS_EINVAL;
+    }
     int max = attempts_for(h, req);
     for (int attempt = 1;; attempt++) {
         qs_http_stream *s = stream_start(h, req);

@@ -899,3 +899,29 @@ Test(http, stream_connection_reuse_and_abandon) {
     cr_assert_eq(conns_, 2);
     qs_http_free(h);
 }
+
+Test(http, crlf_in_header_values_is_refused_before_sending) {
+    qs_http *h = client(1, 10);
+    const char *inj[] = {"Authorization: tok\r\nX-Evil: 1", NULL};
+    qs_http_req req = QS_HTTP_REQ_INIT;
+    req.url = url("/ok");
+    req.headers = inj;
+    qs_http_resp resp;
+    cr_assert_eq(qs_http_do(h, &req, &resp), QS_EINVAL);
+    cr_assert_eq(resp.status, 0);
+    cr_assert_not_null(strstr(resp.error, "CR or LF"));
+    qs_http_resp_free(&resp);
+    req.headers = NULL;
+    req.bearer = "tok\rX-Evil: 1";
+    cr_assert_eq(qs_http_do(h, &req, &resp), QS_EINVAL);
+    qs_http_resp_free(&resp);
+    qs_http_stream *st = NULL;
+    char err[128];
+    cr_assert_eq(qs_http_stream_open(h, &req, &st, err, sizeof err), QS_EINVAL);
+    cr_assert_null(st);
+    req.bearer = "tok\tok"; /* a TAB is no line break */
+    cr_assert_eq(qs_http_do(h, &req, &resp), 0);
+    cr_assert_eq(resp.status, 200);
+    qs_http_resp_free(&resp);
+    qs_http_free(h);
+}

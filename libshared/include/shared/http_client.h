@@ -87,7 +87,9 @@ typedef struct {
 qs_http *qs_http_new(const qs_http_opts *opts);
 void qs_http_free(qs_http *h);
 
-/** Perform a request and buffer the response body. Returns 0 when a response arrived (any
+/** Perform a request and buffer the response body. A header line, bearer token, Basic
+ *  credential, URL or method holding CR or LF is refused with QS_EINVAL before anything is
+ *  sent (the same in qs_http_stream_open). Returns 0 when a response arrived (any
  *  status; check resp->status), QS_EUNAVAIL after transport failures (resp->error says why),
  *  QS_ETOOBIG when the body exceeded max_response, QS_ETIMEOUT. resp must be freed with
  *  qs_http_resp_free even on failure. */
