@@ -472,9 +472,10 @@ static bool begin_request(qs_server *s, qs_req *r) {
     set_request_id(r);
     /* libmicrohttpd decodes the path, so "%00" would cut it short: /a%00b would be routed as
      * /a. Refuse it instead. */
-    size_t plen = strcspn(r->raw_target ? r->raw_target : "", "?");
+    const char *t = r->raw_target ? r->raw_target : "";
+    size_t plen = strcspn(t, "?");
     for (size_t i = 0; i + 2 < plen; i++)
-        if (r->raw_target[i] == '%' && r->raw_target[i + 1] == '0' && r->raw_target[i + 2] == '0') {
+        if (t[i] == '%' && t[i + 1] == '0' && t[i + 2] == '0') {
             qs_respond_error(r, 400, "invalid_path", "the path must not contain %%00");
             return false;
         }

@@ -15,8 +15,11 @@
  *                on two consumers at once and runs in enqueue order.
  *   N:dead       stream of dead-lettered tasks, each a full copy of the record, capped.
  *   N:seq        counter for task numbers.
- * Every operation is one Lua script (EVAL): atomic against every other consumer, and in the
- * AOF as one MULTI/EXEC of its effects, so a restart with AOF keeps a consistent queue. Times
+ * Every operation is one Lua script: atomic against every other consumer, and in the AOF as
+ * one MULTI/EXEC of its effects, so a restart with AOF keeps a consistent queue. Scripts are
+ * sent by their SHA1 (EVALSHA, computed here once per process), and in full (EVAL, which
+ * also caches them) only when Redis answers NOSCRIPT — after a restart or SCRIPT FLUSH — so a
+ * busy queue does not ship and hash ~3 KB of Lua with every take, ack and enqueue. Times
  * come from Redis' TIME, so machines agree on due times. Attempts are our own counter (take
  * counts fresh, retried and reclaimed deliveries alike; a retry is a new stream entry with a
  * fresh delivery count); a reclaimed task that used its last attempt is dead-lettered rather
@@ -26,11 +29,12 @@
  * Blocking: Lua cannot block, so take runs its script and, when nothing was there, waits with
  * XREAD BLOCK for an entry newer than the newest one the script saw (no lost wake-up), at most
  * 1 s or until the next retry is due, then tries again; reclaims are noticed within that
- * second. Ack/fail/extend check that the caller still owns the entry: after a reclaim only the
- * new owner's outcome counts. Trade-offs: task records are separate keys (cheap reads, no
- * Redis Cluster support unless N has a hash tag and even then the scripts build keys from N);
- * a qs_redis retry after a lost reply can run a take twice, which leaves one task pending
- * until its visibility timeout — delivery stays at least once. */
+ * second. CLIENT UNBLOCK <id> ERROR (from another connection) ends a take's wait at once.
+ * Ack/fail/extend check that the caller still owns the entry: after a reclaim only the new owner's
+ * outcome counts. Trade-offs: task records are separate keys (cheap reads, no Redis Cluster support
+ * unless N has a hash tag and even then the scripts build keys from N); a qs_redis retry after a
+ * lost reply can run a take twice, which leaves one task pending until its visibility timeout —
+ * delivery stays at least once. */
 #include "shared/queue.h"
 
 #include <stdatomic.h>
@@ -39,6 +43,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <pthread.h>
 
 #include "shared/common.h"
 #include "shared/log.h"
@@ -220,6 +227,32 @@ static const char LUA_RETRY_DEAD[] = LUA_PRELUDE
     "  if key == '' or not redis.call('HGET', W, key) then moved = moved + 1\n"
     "    place(create(key, f.payload or 'null', f.last_error or '', now), key) end end\n"
     "return {#es, moved}\n";
+
+/* Each script with its SHA1 (hex), for EVALSHA. */
+typedef struct {
+    const char *text;
+    char sha[41];
+} lua_script;
+
+enum { S_ENQUEUE, S_TAKE, S_ACK, S_FAIL, S_EXTEND, S_COUNTS, S_LIST, S_RETRY_DEAD, S__N };
+static lua_script scripts[S__N] = {{LUA_ENQUEUE, ""}, {LUA_TAKE, ""},      {LUA_ACK, ""},
+                                   {LUA_FAIL, ""},    {LUA_EXTEND, ""},    {LUA_COUNTS, ""},
+                                   {LUA_LIST, ""},    {LUA_RETRY_DEAD, ""}};
+static pthread_once_t scripts_once = PTHREAD_ONCE_INIT;
+
+/* SHA1 of every script, as Redis names them (lowercase hex); "" when libcrypto fails, which
+ * makes eval_array send the script itself. */
+static void scripts_hash(void) {
+    for (int i = 0; i < S__N; i++) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int len = 0;
+        if (EVP_Digest(scripts[i].text, strlen(scripts[i].text), md, &len, EVP_sha1(), NULL) != 1 ||
+            len != 20)
+            continue;
+        for (unsigned int k = 0; k < len; k++)
+            snprintf(scripts[i].sha + 2 * k, 3, "%02x", md[k]);
+    }
+}
 
 /* ---- the handle ---- */
 
@@ -404,11 +437,18 @@ static int checked(redisReply *rep, const char *what, size_t min, redisReply **o
     return rc;
 }
 
-/* EVAL `script` over the queue's keys with ARGV = group, args[0..nargs); its reply must be an
- * array of at least `min` elements. */
-static int eval_array(qs_queue *q, const char *what, const char *script, int nargs,
-                      const char *const *args, size_t min, redisReply **out) {
-    const char *argv[3 + NKEYS + 1 + MAX_ARGS] = {"EVAL", script, "6"};
+/* Run script `which` over the queue's keys with ARGV = group, args[0..nargs): EVALSHA, and
+ * EVAL when Redis does not have it cached (NOSCRIPT). Its reply must be an array of at least
+ * `min` elements. */
+static int eval_array(qs_queue *q, const char *what, int which, int nargs, const char *const *args,
+                      size_t min, redisReply **out) {
+    pthread_once(&scripts_once, scripts_hash);
+    const lua_script *sc = &scripts[which];
+    const char *argv[3 + NKEYS + 1 + MAX_ARGS] = {"EVALSHA", sc->sha, "6"};
+    if (!sc->sha[0]) {
+        argv[0] = "EVAL";
+        argv[1] = sc->text;
+    }
     int argc = 3;
     for (int i = 0; i < NKEYS; i++)
         argv[argc++] = q->keys[i];
@@ -416,6 +456,12 @@ static int eval_array(qs_queue *q, const char *what, const char *script, int nar
     for (int i = 0; i < nargs && i < MAX_ARGS; i++)
         argv[argc++] = args[i];
     redisReply *rep = send_grouped(q->r, q->keys[K_STREAM], q->group, argc, argv);
+    if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(rep); /* not cached (yet, or any more): send it, which caches it */
+        argv[0] = "EVAL";
+        argv[1] = sc->text;
+        rep = send_grouped(q->r, q->keys[K_STREAM], q->group, argc, argv);
+    }
     return checked(rep, what, min, out);
 }
 
@@ -444,7 +490,7 @@ int qs_queue_enqueue(qs_queue *q, const char *payload, const char *key, qs_enque
     json_decref(j);
     const char *args[] = {key ? key : "", payload};
     redisReply *rep = NULL;
-    int rc = eval_array(q, "enqueue", LUA_ENQUEUE, 2, args, 2, &rep);
+    int rc = eval_array(q, "enqueue", S_ENQUEUE, 2, args, 2, &rep);
     if (rc != QS_OK)
         return rc;
     static const qs_enqueue_result outcome[] = {QS_ENQUEUE_ADDED, QS_ENQUEUE_REPLACED,
@@ -463,7 +509,7 @@ int qs_queue_enqueue(qs_queue *q, const char *payload, const char *key, qs_enque
 static int take_once(qs_queue *q, qs_task *out, char *last_id, size_t last_len, long *due_in) {
     const char *args[] = {q->consumer, q->vis, q->maxatt, q->deadlen};
     redisReply *rep = NULL;
-    int rc = eval_array(q, "take", LUA_TAKE, 4, args, 1, &rep);
+    int rc = eval_array(q, "take", S_TAKE, 4, args, 1, &rep);
     if (rc != QS_OK)
         return rc;
     long long kind = rll(rep->element[0]);
@@ -507,19 +553,24 @@ int qs_queue_take(qs_queue *q, long block_ms, qs_task *out) {
             wait = due_in;
         if (wait < 1)
             wait = 1;
-        /* Woken by any entry newer than the newest the script saw; the reply is not needed. */
+        /* Woken by any entry newer than the newest the script saw; the reply is not needed.
+         * An error reply ends the wait: that is how another connection interrupts a blocked
+         * take (CLIENT UNBLOCK <id> ERROR), e.g. to stop a worker at once. */
         redisReply *rep = qs_redis_cmd(q->r, "XREAD COUNT 1 BLOCK %ld STREAMS %s %s", wait,
                                        q->keys[K_STREAM], last_id);
         if (!rep)
             return QS_EUNAVAIL;
+        bool interrupted = rep->type == REDIS_REPLY_ERROR;
         freeReplyObject(rep);
+        if (interrupted)
+            return QS_ENOTFOUND;
     }
 }
 
 /* Run an ack/fail/extend script on entry args[1]; *v = the first element of its reply: ≥ 0 a
  * result, -1 the entry is not in progress, -2 it is another consumer's. */
-static int run_owned(qs_queue *q, const char *what, const char *script, int nargs,
-                     const char *const *args, long long *v) {
+static int run_owned(qs_queue *q, const char *what, int script, int nargs, const char *const *args,
+                     long long *v) {
     if (!valid_id(args[1]))
         return args[1] ? QS_ENOTFOUND : QS_EINVAL;
     redisReply *rep = NULL;
@@ -533,12 +584,12 @@ static int run_owned(qs_queue *q, const char *what, const char *script, int narg
 
 int qs_queue_ack(qs_queue *q, const char *id) {
     long long v = 0;
-    return q ? run_owned(q, "ack", LUA_ACK, 2, (const char *[]){q->consumer, id}, &v) : QS_EINVAL;
+    return q ? run_owned(q, "ack", S_ACK, 2, (const char *[]){q->consumer, id}, &v) : QS_EINVAL;
 }
 
 int qs_queue_extend(qs_queue *q, const char *id) {
     long long v = 0;
-    return q ? run_owned(q, "extend", LUA_EXTEND, 2, (const char *[]){q->consumer, id}, &v)
+    return q ? run_owned(q, "extend", S_EXTEND, 2, (const char *[]){q->consumer, id}, &v)
              : QS_EINVAL;
 }
 
@@ -555,7 +606,7 @@ int qs_queue_fail(qs_queue *q, const char *id, const char *error, bool permanent
                           q->maxd,
                           q->deadlen};
     long long v = 0;
-    int rc = run_owned(q, "fail", LUA_FAIL, 8, args, &v);
+    int rc = run_owned(q, "fail", S_FAIL, 8, args, &v);
     if (rc != QS_OK)
         return rc;
     if (v < 1 || v > 3)
@@ -571,7 +622,7 @@ int qs_queue_get_counts(qs_queue *q, qs_queue_counts *out) {
     if (!q || !out)
         return QS_EINVAL;
     redisReply *rep = NULL;
-    int rc = eval_array(q, "counts", LUA_COUNTS, 0, NULL, 4, &rep);
+    int rc = eval_array(q, "counts", S_COUNTS, 0, NULL, 4, &rep);
     if (rc != QS_OK)
         return rc;
     out->waiting = rll(rep->element[0]);
@@ -598,7 +649,7 @@ int qs_queue_list(qs_queue *q, qs_task_state state, size_t limit, qs_task **out,
     snprintf(lim, sizeof lim, "%zu", limit > 100000 ? (size_t)100000 : limit);
     const char *args[] = {qs_task_state_name(state), lim};
     redisReply *rep = NULL;
-    int rc = eval_array(q, "list", LUA_LIST, 2, args, 0, &rep);
+    int rc = eval_array(q, "list", S_LIST, 2, args, 0, &rep);
     if (rc != QS_OK)
         return rc;
     qs_task *tasks = rep->elements ? calloc(rep->elements, sizeof *tasks) : NULL;
@@ -630,7 +681,7 @@ int qs_queue_retry_dead(qs_queue *q, const char *id, size_t *moved) {
     const char *args[] = {id ? id : "", batch};
     for (;;) {
         redisReply *rep = NULL;
-        int rc = eval_array(q, "retry_dead", LUA_RETRY_DEAD, 2, args, 2, &rep);
+        int rc = eval_array(q, "retry_dead", S_RETRY_DEAD, 2, args, 2, &rep);
         if (rc != QS_OK)
             return rc;
         long long seen = rll(rep->element[0]), requeued = rll(rep->element[1]);

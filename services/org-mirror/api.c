@@ -20,13 +20,12 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "org-mirror/plan.h"
 #include "org-mirror/store.h"
+#include "shared/api_token.h"
 #include "shared/common.h"
-#include "shared/digest.h"
 #include "shared/log.h"
 
 #define READY_CACHE_S 5
@@ -152,28 +151,9 @@ static void h_plan(qs_req *r, void *ctx) {
         qs_respond_json(r, 200, body);
 }
 
-/* Bearer token check. Answers and returns false when refused. */
-static bool authorized(orgm_api *api, qs_req *r) {
-    char *want = NULL;
-    if (!api->api_token || qs_secret_get(api->api_token, &want) != QS_OK) {
-        qs_respond_error(r, 403, "writes_disabled",
-                         "this endpoint needs API_TOKEN_FILE to be configured");
-        return false;
-    }
-    const char *h = qs_req_header(r, "Authorization");
-    const char *got = h && strncasecmp(h, "Bearer ", 7) == 0 ? h + 7 : NULL;
-    bool ok = got && qs_consttime_equal(got, strlen(got), want, strlen(want));
-    qs_secret_release(want);
-    if (!ok) {
-        qs_resp_header(r, "WWW-Authenticate", "Bearer realm=\"org-mirror\"");
-        qs_respond_error(r, 401, "unauthorized", "a valid bearer token is required");
-    }
-    return ok;
-}
-
 static void h_sync(qs_req *r, void *ctx) {
     orgm_api *api = ctx;
-    if (!authorized(api, r))
+    if (!qs_require_bearer(r, api->api_token, "org-mirror"))
         return;
     const orgm_org *o = find_org(api, r);
     if (!o)
@@ -184,8 +164,13 @@ static void h_sync(qs_req *r, void *ctx) {
         qs_respond_error(r, 503, "redis_unavailable", "the status store (Redis) is unavailable");
         return;
     }
-    if (held || orgm_run_async(api->runner, oi, "api") == QS_ECONFLICT) {
+    int rc = held ? QS_ECONFLICT : orgm_run_async(api->runner, oi, "api");
+    if (rc == QS_ECONFLICT) {
         qs_respond_error(r, 409, "already_running", "a run of %s is in progress", o->name);
+        return;
+    }
+    if (rc != QS_OK) {
+        qs_respond_error(r, 503, "cannot_start", "a run of %s could not be started", o->name);
         return;
     }
     qs_log(QS_LOG_INFO, "run requested", "org", o->name, "remote", qs_req_remote(r), NULL);

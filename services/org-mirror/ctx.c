@@ -79,6 +79,12 @@ int orgm_ctx_init(orgm_ctx *c, const orgm_settings *s, qs_http *http, char *err,
             !(c->dst[i] = quay(c, &s->destination, o->destination_token_file, err, errlen)))
             return QS_EINVAL;
     }
+    c->robot = calloc(n ? n : 1, sizeof *c->robot);
+    if (!c->robot)
+        return QS_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (s->orgs.v[i].robot_file && !(c->robot[i] = qs_secret_new(s->orgs.v[i].robot_file)))
+            return QS_ENOMEM;
     if (s->quay_username_file) {
         c->username = qs_secret_new(s->quay_username_file);
         c->password = qs_secret_new(s->quay_password_file);
@@ -116,7 +122,10 @@ void orgm_ctx_free(orgm_ctx *c) {
             qs_quay_free(c->src[i]);
         if (c->dst)
             qs_quay_free(c->dst[i]);
+        if (c->robot)
+            qs_secret_free(c->robot[i]);
     }
+    free(c->robot);
     free(c->src);
     free(c->dst);
     qs_secret_free(c->username);
@@ -134,6 +143,22 @@ size_t orgm_ctx_org(const orgm_ctx *c, const char *name) {
         if (strcmp(c->s->orgs.v[i].name, name) == 0)
             return i;
     return (size_t)-1;
+}
+
+int orgm_ctx_robot(orgm_ctx *c, size_t oi, char *full, size_t fulllen, char *err, size_t errlen) {
+    const orgm_org *o = &c->s->orgs.v[oi];
+    if (o->robot || !c->robot || !c->robot[oi]) /* from the config, or no file: as at startup */
+        return orgm_org_robot(o, full, fulllen, err, errlen);
+    char *text = NULL;
+    int rc = qs_secret_get(c->robot[oi], &text);
+    if (rc != QS_OK) {
+        snprintf(err, errlen, "robot name file %s is %s", o->robot_file,
+                 rc == QS_EINVAL ? "empty" : "missing or unreadable");
+        return QS_EINVAL;
+    }
+    rc = orgm_robot_name(o->destination, text, full, fulllen, err, errlen);
+    qs_secret_release(text);
+    return rc;
 }
 
 int orgm_ctx_source_account(orgm_ctx *c, char **user, char **pass) {

@@ -22,6 +22,7 @@ typedef struct {
     qs_quay **dst;        /* per organisation; NULL in copy mode */
     qs_secret *username;  /* QUAY_USERNAME_FILE, NULL = anonymous source pulls */
     qs_secret *password;  /* QUAY_PASSWORD_FILE */
+    qs_secret **robot;    /* per organisation: its ROBOT_NAMES_DIR file, NULL = none */
     qs_authfile *auth;    /* copy mode: REGISTRY_AUTH_FILE, may be NULL */
     qs_registry *src_reg; /* copy mode: the source and destination registries */
     qs_registry *dst_reg;
@@ -38,6 +39,10 @@ int orgm_ctx_init(orgm_ctx *c, const orgm_settings *s, qs_http *http, char *err,
 void orgm_ctx_free(orgm_ctx *c);
 /** The index of organisation `name` in s->orgs, or (size_t)-1. */
 size_t orgm_ctx_org(const orgm_ctx *c, const char *name);
+/** The full robot name of organisation `oi`: from ORG_MIRROR_CONFIG, else its ROBOT_NAMES_DIR
+ *  file (re-read when it changes — one stat per call, as every repository asks). 0, or
+ *  QS_EINVAL with a reason (no robot, an empty file, a robot of another organisation). */
+int orgm_ctx_robot(orgm_ctx *c, size_t oi, char *full, size_t fulllen, char *err, size_t errlen);
 /** The source account for Quay's mirror worker (malloc'd, qs_secret_release them); both NULL
  *  when none is configured. 0, or QS_ENOTFOUND / QS_EINVAL when configured but unreadable. */
 int orgm_ctx_source_account(orgm_ctx *c, char **user, char **pass);

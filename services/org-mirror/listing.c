@@ -3,9 +3,10 @@
  * Mirror mode: the source organisation's repositories (qs_quay_repo_list follows next_page to
  * the end — the reference script stopped at 100), the destination organisation (must exist),
  * the robot named for it (must exist: Quay's mirror worker pushes with it), and the
- * destination's repositories with their states (the hints of each task). The order makes the
- * first failure the most useful one: a refused source token, then a missing destination
- * organisation or a refused destination token, then a missing robot.
+ * destination's repositories with their states (the hints of each task) — three threads, as
+ * these are the run's fixed cost. The reported failure is the most useful one: a refused
+ * source token, then a missing destination organisation or a refused destination token, then
+ * a missing robot, then a failed destination listing.
  * Copy mode: the source's repositories, from Quay's API or, for a plain registry, from its
  * catalog (repositories under "<org>/"); the destination is a registry and has no listing. */
 #include "org-mirror/listing.h"
@@ -92,7 +93,7 @@ static int check_destination(orgm_ctx *c, size_t oi, orgm_listing *out) {
     else if (rc != QS_OK)
         return fail(out, rc, &e, "destination", o->name, host, "reading the destination org");
     char robot[600], why[300];
-    if (orgm_org_robot(o, robot, sizeof robot, why, sizeof why) != QS_OK) {
+    if (orgm_ctx_robot(c, oi, robot, sizeof robot, why, sizeof why) != QS_OK) {
         snprintf(out->error, sizeof out->error, "%s", why);
         return QS_EINVAL;
     }
@@ -141,15 +142,39 @@ static void *list_source(void *arg) {
     return NULL;
 }
 
-/* The destination: checks, then its repositories with their states. */
+typedef struct {
+    orgm_ctx *c;
+    size_t oi;
+    orgm_listing out; /* only its error is used */
+    int rc;
+} check_job;
+
+static void *check_thread(void *arg) {
+    check_job *j = arg;
+    j->rc = check_destination(j->c, j->oi, &j->out);
+    return NULL;
+}
+
+/* The destination: its checks (in a thread of their own: they are two more calls in a row)
+ * and its repositories with their states. A failed check is the error, before the listing's. */
 static int list_destination(orgm_ctx *c, size_t oi, orgm_listing *out) {
     const orgm_org *o = &c->s->orgs.v[oi];
-    int rc = check_destination(c, oi, out);
-    if (rc != QS_OK)
-        return rc;
+    check_job chk = {c, oi, {0}, QS_OK};
+    pthread_t t;
+    bool threaded = pthread_create(&t, NULL, check_thread, &chk) == 0;
+    if (!threaded)
+        check_thread(&chk);
     json_t *repos = NULL;
     qs_quay_error e = {0};
-    rc = qs_quay_repo_list(c->dst[oi], o->destination, &repos, &e);
+    int rc = threaded || chk.rc == QS_OK ? qs_quay_repo_list(c->dst[oi], o->destination, &repos, &e)
+                                         : QS_ERR;
+    if (threaded)
+        pthread_join(t, NULL);
+    if (chk.rc != QS_OK) {
+        json_decref(repos);
+        snprintf(out->error, sizeof out->error, "%s", chk.out.error);
+        return chk.rc;
+    }
     if (rc != QS_OK)
         return fail(out, rc, &e, "destination", o->name, c->s->destination.host,
                     "listing the destination organization");

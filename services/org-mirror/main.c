@@ -56,7 +56,7 @@ static size_t run_once(orgm_runner *runner) {
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    const struct timespec tick = {0, 100 * 1000000L};
+    const struct timespec tick = {0, 10 * 1000000L}; /* how soon the end of the runs is seen */
     while (!atomic_load(&j.done)) {
         int sig = sigtimedwait(&set, NULL, &tick);
         if ((sig == SIGTERM || sig == SIGINT) && !qs_shutdown_requested()) {

@@ -13,7 +13,7 @@
  * Unknown keys are errors, as everywhere in quayside. The Secret directories are the seed's
  * Secrets mounted as they are: one file per organisation, named after the (source)
  * organisation. Token files are only checked here (the Quay client re-reads them when they
- * change); robot names are read again at every run, so an edited name takes effect then. */
+ * change); so are robot names (ctx.c), so an edited name takes effect at the next repository. */
 #include "org-mirror/orgs.h"
 
 #include <stdio.h>

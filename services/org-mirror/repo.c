@@ -91,15 +91,21 @@ static int update(const orgm_org *o, qs_quay *dst, const char *repo, const json_
     return QS_OK;
 }
 
-/* The decision for an existing repository, from its mirror config. */
-static int decide_existing(orgm_ctx *c, const orgm_org *o, qs_quay *dst, const char *repo,
+/* The decision for an existing repository, from its mirror config. A task's `recreate` (the
+ * source account changed) rewrites it as RECREATE_MIRROR_CONFIG would, named for its cause. */
+static int decide_existing(orgm_ctx *c, const orgm_org *o, qs_quay *dst, const orgm_task *t,
                            const orgm_mirror_want *w, int is_public, orgm_repo_result *res) {
+    const char *repo = t->repository;
     json_t *cur = NULL;
     qs_quay_error e = {0};
     int rc = qs_quay_mirror_get(dst, o->destination, repo, &cur, &e);
     if (rc != QS_OK && rc != QS_ENOTFOUND)
         return orgm_repo_fail(res, rc, "reading the mirror config of", o->destination, repo, &e);
-    orgm_decide_by_config(res->state, rc == QS_OK ? cur : NULL, w, c->s->recreate, &res->d);
+    orgm_decide_by_config(res->state, rc == QS_OK ? cur : NULL, w, c->s->recreate || t->recreate,
+                          &res->d);
+    for (size_t i = 0; t->recreate && !c->s->recreate && i < res->d.nchanges; i++)
+        if (strcmp(res->d.changes[i], "recreate") == 0)
+            res->d.changes[i] = "source_account";
     orgm_decide_visibility(o->visibility_set, o->visibility == ORGM_VIS_PUBLIC, is_public, &res->d);
     res->decided = true;
     json_decref(cur);
@@ -153,7 +159,7 @@ int orgm_repo_mirror(orgm_ctx *c, size_t oi, const orgm_task *t, orgm_repo_resul
     qs_quay *dst = c->dst[oi];
     const char *repo = t->repository;
     char robot[600], err[300];
-    if (orgm_org_robot(o, robot, sizeof robot, err, sizeof err) != QS_OK) {
+    if (orgm_ctx_robot(c, oi, robot, sizeof robot, err, sizeof err) != QS_OK) {
         res->outcome = ORGM_OUT_FAILED;
         snprintf(res->error, sizeof res->error, "%s", err);
         return QS_EINVAL;
@@ -187,7 +193,7 @@ int orgm_repo_mirror(orgm_ctx *c, size_t oi, const orgm_task *t, orgm_repo_resul
         known = false; /* a second round reads the state again */
         memset(&res->d, 0, sizeof res->d);
         res->decided = orgm_decide_by_state(res->state[0] ? res->state : NULL, &res->d);
-        if (!res->decided && (rc = decide_existing(c, o, dst, repo, &w, is_public, res)) != QS_OK)
+        if (!res->decided && (rc = decide_existing(c, o, dst, t, &w, is_public, res)) != QS_OK)
             break;
         if (c->s->dry_run || res->d.action == ORGM_ACT_SKIP || res->d.action == ORGM_ACT_UNCHANGED)
             break;

@@ -2,18 +2,28 @@
  *
  * A run: take the organisation's lock (Redis SET NX PX, so one run at a time across replicas);
  * read the results counter, then INCR the generation G; list and check (listing.c); queue one
- * task per source repository (dedupe key "<org>/<repo>", so a repository is never queued twice
- * and never worked on by two workers at once); then wait until every listed repository has a
- * result recorded with a generation ≥ G (worker.c reads the generation before it starts, so
- * such a result reflects the destination after the run began). The wait polls the cheap
- * counter every 50 ms and reads the results only when enough have arrived (or every 2 s), so a
- * 1000-repository run costs a few dozen Redis reads. The counts come from those results, and
- * the organisation's status (store.c) is written for every replica's API to serve.
+ * task per source repository, carrying G (dedupe key "<org>/<repo>", so a repository is never
+ * queued twice and never worked on by two workers at once); then wait until every listed
+ * repository has a result recorded with a generation ≥ G (a worker records its task's
+ * generation, or — for a task without one, an event's — the generation it read before it
+ * started, so such a result reflects the destination after the run began). The wait polls the
+ * cheap counter every 10 ms and reads the results only when enough have arrived (or every
+ * 2 s), so a 1000-repository run costs a few hundred small Redis reads. The counts come from those
+ * results, and the organisation's status (store.c) is written for every replica's API to serve.
  *
  * Why counting in Redis rather than in the process: the tasks are taken by any replica's
  * workers, a task's payload may have been replaced by a newer one (an event for the same
  * repository), and a restarted replica finds the tasks still queued — only the results, with
  * their generations, tell reliably what this run covered.
+ *
+ * A changed source account (QUAY_USERNAME_FILE / QUAY_PASSWORD_FILE rotated — Quay never
+ * shows the password, so no comparison of configs can see it) is noticed by its fingerprint:
+ * an HMAC of "user\0password" keyed with the organisation's destination token, kept in Redis
+ * (store.c) once a run has written or checked every config without a failure. When the
+ * account's fingerprint differs from the stored one, the run's tasks carry `recreate` and every
+ * config is PUT again, as with RECREATE_MIRROR_CONFIG for that one run. (A rotated destination
+ * token changes the fingerprint too: one run of PUTs, harmless.) No fingerprint stored yet (a
+ * new Redis) means nothing to compare: that run stores one.
  *
  * A run ends early on shutdown (its tasks stay queued and are done by whoever is left) or at
  * RUN_TIMEOUT (reported with the number still pending). The lock is extended while waiting
@@ -34,10 +44,11 @@
 #include "org-mirror/task.h"
 #include "org-mirror/worker.h"
 #include "shared/common.h"
+#include "shared/digest.h"
 #include "shared/http_server.h"
 #include "shared/log.h"
 
-#define POLL_S 0.05
+#define POLL_S 0.01
 #define FULL_CHECK_MS 2000
 #define EXTEND_MS 10000
 
@@ -135,17 +146,21 @@ typedef struct {
     orgm_ctx *c;
     size_t oi, k;
     const orgm_listing *l;
-    json_t *done; /* names queued by this thread */
+    long long gen; /* the run's generation, carried by every task */
+    json_t *done;  /* names queued by this thread */
     int rc;
+    bool recreate; /* the source account changed: every config is PUT */
 } enqueue_job;
 
 static void task_for(const orgm_ctx *c, size_t oi, const orgm_listing *l, const char *repo,
-                     orgm_task *t) {
+                     long long gen, bool recreate, orgm_task *t) {
     memset(t, 0, sizeof *t);
+    t->recreate = recreate;
     snprintf(t->org, sizeof t->org, "%s", c->s->orgs.v[oi].name);
     snprintf(t->reason, sizeof t->reason, "run");
     snprintf(t->repository, sizeof t->repository, "%s", repo);
     t->is_public = -1;
+    t->gen = gen;
     if (!l->destination)
         return;
     const json_t *d = json_object_get(l->destination, repo);
@@ -176,7 +191,7 @@ static void *enqueue_part(void *arg) {
             continue;
         }
         orgm_task t;
-        task_for(j->c, j->oi, j->l, repo, &t);
+        task_for(j->c, j->oi, j->l, repo, j->gen, j->recreate, &t);
         char key[600];
         orgm_task_key(&t, key, sizeof key);
         json_t *p = orgm_task_to_json(&t);
@@ -192,14 +207,14 @@ static void *enqueue_part(void *arg) {
     return NULL;
 }
 
-static int enqueue_all(orgm_ctx *c, size_t oi, const orgm_listing *l, json_t *expected, char *err,
-                       size_t errlen) {
+static int enqueue_all(orgm_ctx *c, size_t oi, const orgm_listing *l, long long gen, bool recreate,
+                       json_t *expected, char *err, size_t errlen) {
     enqueue_job jobs[ENQUEUE_THREADS];
     pthread_t t[ENQUEUE_THREADS];
     bool started[ENQUEUE_THREADS];
     int rc = QS_OK;
     for (size_t k = 0; k < ENQUEUE_THREADS; k++) {
-        jobs[k] = (enqueue_job){c, oi, k, l, json_array(), QS_OK};
+        jobs[k] = (enqueue_job){c, oi, k, l, gen, json_array(), QS_OK, recreate};
         started[k] = pthread_create(&t[k], NULL, enqueue_part, &jobs[k]) == 0;
         if (!started[k])
             enqueue_part(&jobs[k]);
@@ -292,6 +307,34 @@ static void publish_metrics(orgm_ctx *c, const char *org, const orgm_counts *cou
         qs_metric_set(c->m_states, by[i], org, states[i]);
 }
 
+/* The fingerprint of the source account for organisation `oi` (see the top of this file) into
+ * fp; false when there is none to take (copy mode, an unreadable file). Never logged. */
+static bool account_fingerprint(orgm_ctx *c, size_t oi, char fp[QS_SHA256_HEX_LEN + 1]) {
+    const orgm_org *o = &c->s->orgs.v[oi];
+    char *key = NULL, *user = NULL, *pass = NULL;
+    bool ok = c->s->mode == ORGM_MODE_MIRROR && o->destination_token_file &&
+              qs_read_file(o->destination_token_file, 8192, true, &key, NULL) == QS_OK && *key &&
+              orgm_ctx_source_account(c, &user, &pass) == QS_OK;
+    size_t ulen = user ? strlen(user) : 0, plen = pass ? strlen(pass) : 0;
+    char *msg = ok ? malloc(ulen + plen + 2) : NULL;
+    bool done = msg != NULL;
+    if (msg) {
+        memcpy(msg, user ? user : "", ulen + 1); /* "user\0password" */
+        memcpy(msg + ulen + 1, pass ? pass : "", plen + 1);
+        unsigned char mac[32];
+        qs_hmac_sha256(key, strlen(key), msg, ulen + 1 + plen, mac);
+        for (size_t i = 0; i < sizeof mac; i++)
+            snprintf(fp + 2 * i, 3, "%02x", mac[i]);
+        explicit_bzero(msg, ulen + plen + 2);
+        explicit_bzero(mac, sizeof mac);
+        free(msg);
+    }
+    qs_secret_release(key);
+    qs_secret_release(user);
+    qs_secret_release(pass);
+    return done;
+}
+
 /* The run proper, with the lock held. */
 static void run_locked(orgm_ctx *c, size_t oi, qs_redis *redis, const char *token, const char *why,
                        orgm_run_summary *out) {
@@ -310,12 +353,22 @@ static void run_locked(orgm_ctx *c, size_t oi, qs_redis *redis, const char *toke
     char gens[24];
     snprintf(gens, sizeof gens, "%lld", gen);
     qs_log(QS_LOG_INFO, "run started", "org", org, "why", why, "generation", gens, NULL);
+    char fp[QS_SHA256_HEX_LEN + 1] = "", *stored = NULL;
+    bool have_fp = account_fingerprint(c, oi, fp);
+    bool account_changed = have_fp && orgm_store_account(redis, org, &stored) == QS_OK && stored &&
+                           strcmp(stored, fp) != 0;
+    free(stored);
+    if (account_changed)
+        qs_log(QS_LOG_INFO,
+               "the source account (or the destination token) changed since the mirror configs "
+               "were written: every one is written again",
+               "org", org, NULL);
     orgm_listing l;
     json_t *expected = json_object(), *results = NULL;
     int rc = orgm_list_org(c, oi, &l);
     qs_log(QS_LOG_DEBUG, "listed", "org", org, "error", rc ? l.error : NULL, NULL);
     if (rc == QS_OK)
-        rc = enqueue_all(c, oi, &l, expected, l.error, sizeof l.error);
+        rc = enqueue_all(c, oi, &l, gen, account_changed, expected, l.error, sizeof l.error);
     if (rc == QS_OK) {
         char n[24];
         snprintf(n, sizeof n, "%zu", json_object_size(expected));
@@ -347,6 +400,9 @@ static void run_locked(orgm_ctx *c, size_t oi, qs_redis *redis, const char *toke
     }
     long long end = now_ms();
     out->failed = l.error[0] != '\0';
+    if (have_fp && !out->failed && !c->s->dry_run) /* every config written or checked with it */
+        orgm_store_set_account(redis, org, fp);
+    explicit_bzero(fp, sizeof fp);
     snprintf(out->error, sizeof out->error, "%s", l.error);
     long src = l.source ? (long)json_array_size(l.source) : -1;
     long dst = l.destination ? (long)json_object_size(l.destination) : -1;
@@ -375,13 +431,10 @@ static void run_locked(orgm_ctx *c, size_t oi, qs_redis *redis, const char *toke
     orgm_listing_free(&l);
 }
 
-int orgm_run(orgm_runner *r, size_t oi, const char *why, orgm_run_summary *out) {
+/* A run of `oi`, whose busy flag the caller has claimed; clears it at the end. */
+static int run_claimed(orgm_runner *r, size_t oi, const char *why, orgm_run_summary *out) {
     memset(out, 0, sizeof *out);
     orgm_ctx *c = r->c;
-    if (atomic_exchange(&r->busy[oi], true)) {
-        out->skipped = true;
-        return QS_ECONFLICT;
-    }
     char err[256] = "", token[ORGM_LOCK_TOKEN_LEN];
     const char *org = c->s->orgs.v[oi].name;
     qs_redis *redis = qs_redis_new(c->s->redis_url, err, sizeof err);
@@ -403,35 +456,46 @@ int orgm_run(orgm_runner *r, size_t oi, const char *why, orgm_run_summary *out) 
     return rc;
 }
 
+int orgm_run(orgm_runner *r, size_t oi, const char *why, orgm_run_summary *out) {
+    if (atomic_exchange(&r->busy[oi], true)) {
+        memset(out, 0, sizeof *out);
+        out->skipped = true;
+        return QS_ECONFLICT;
+    }
+    return run_claimed(r, oi, why, out);
+}
+
 static void *run_thread(void *arg) {
     async_arg *a = arg;
     orgm_run_summary sum;
-    orgm_run(a->r, a->oi, a->why, &sum);
+    run_claimed(a->r, a->oi, a->why, &sum);
     free(a);
     return NULL;
 }
 
+/* The busy flag is claimed here, before the thread exists: a second request right after the
+ * first one is refused (QS_ECONFLICT) instead of finding the flag still clear, joining the
+ * running thread (blocking its caller until that run ends) and starting another run. */
 int orgm_run_async(orgm_runner *r, size_t oi, const char *why) {
+    if (atomic_exchange(&r->busy[oi], true))
+        return QS_ECONFLICT;
     pthread_mutex_lock(&r->mu);
     int rc = QS_OK;
-    if (atomic_load(&r->busy[oi])) {
-        rc = QS_ECONFLICT;
+    if (r->joinable[oi]) /* its previous run has finished (busy was clear): reap the thread */
+        pthread_join(r->threads[oi], NULL);
+    r->joinable[oi] = false;
+    async_arg *a = calloc(1, sizeof *a);
+    if (a) {
+        a->r = r;
+        a->oi = oi;
+        snprintf(a->why, sizeof a->why, "%s", why);
+    }
+    if (!a || pthread_create(&r->threads[oi], NULL, run_thread, a) != 0) {
+        free(a);
+        atomic_store(&r->busy[oi], false);
+        rc = QS_ENOMEM;
     } else {
-        if (r->joinable[oi]) /* the previous run of it has finished: reap its thread */
-            pthread_join(r->threads[oi], NULL);
-        r->joinable[oi] = false;
-        async_arg *a = calloc(1, sizeof *a);
-        if (a) {
-            a->r = r;
-            a->oi = oi;
-            snprintf(a->why, sizeof a->why, "%s", why);
-        }
-        if (!a || pthread_create(&r->threads[oi], NULL, run_thread, a) != 0) {
-            free(a);
-            rc = QS_ENOMEM;
-        } else {
-            r->joinable[oi] = true;
-        }
+        r->joinable[oi] = true;
     }
     pthread_mutex_unlock(&r->mu);
     return rc;

@@ -67,7 +67,7 @@ size_t orgm_sequential(orgm_ctx *c) {
         int rc = qs_quay_repo_list(c->src[oi], o->name, &repos, &e);
         char robot[600], err[300];
         char *user = NULL, *pass = NULL;
-        if (rc == QS_OK && orgm_org_robot(o, robot, sizeof robot, err, sizeof err) != QS_OK)
+        if (rc == QS_OK && orgm_ctx_robot(c, oi, robot, sizeof robot, err, sizeof err) != QS_OK)
             rc = QS_EINVAL;
         if (rc == QS_OK)
             rc = orgm_ctx_source_account(c, &user, &pass);

@@ -23,7 +23,7 @@ static const qs_setting settings[] = {
     {"TAG_GLOB", "[ \"*\" ]", "tags to mirror: a JSON array of globs, or a comma list"},
     {"SYNC_INTERVAL", "600", "seconds: the mirrors' sync_interval and how often a run starts"},
     {"DRY_RUN", "false", "plan only: log and serve what would change, write nothing"},
-    {"DEBUG", "false", "log every Quay call (method, path, status; never a secret)"},
+    {"DEBUG", "false", "debug logging, every Quay call (method, path, status; never a secret)"},
     {"RECREATE_MIRROR_CONFIG", "false", "PUT every mirror config again (e.g. a new password)"},
     {"SOURCE_TOKENS_DIR", "", "directory with the source API token of each org (a file per org)"},
     {"DESTINATION_TOKENS_DIR", "", "directory with the destination API token of each org"},
@@ -213,6 +213,8 @@ int orgm_settings_load(orgm_settings *s) {
     s->grace_period = qs_conf_duration(c, "GRACE_PERIOD", 20, 0, 3600);
     if (qs_log_level_parse(get(c, "LOG_LEVEL"), &s->log_level) != QS_OK)
         qs_conf_error(c, "LOG_LEVEL must be debug, info, warn or error");
+    else if (s->debug && s->log_level > QS_LOG_DEBUG)
+        s->log_level = QS_LOG_DEBUG; /* the seed's DEBUG=true: "enables debug logging" */
     return (int)qs_conf_check(c);
 }
 

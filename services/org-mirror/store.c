@@ -6,6 +6,9 @@
  *   org-mirror:org:<org>:finished  counter bumped with every result (cheap progress polling)
  *   org-mirror:org:<org>:status    the organisation's status (JSON: counts, last run, error)
  *   org-mirror:org:<org>:lock      held by the process coordinating a run (SET NX PX + token)
+ *   org-mirror:org:<org>:account   fingerprint of the source account the mirror configs were
+ *                                  last all written with (an HMAC keyed with the destination
+ *                                  token: nothing a reader of Redis could test passwords on)
  *
  * Everything a replica serves (GET /api/v1/orgs, the plan) comes from here, so any replica
  * answers for runs coordinated by another one. The lock's release and extension compare the
@@ -192,4 +195,24 @@ int orgm_store_locked(qs_redis *r, const char *org, int *held) {
         return (int)v;
     *held = v > 0;
     return QS_OK;
+}
+
+int orgm_store_account(qs_redis *r, const char *org, char **out) {
+    char k[KEY_LEN];
+    key(k, org, "account");
+    bool found = false;
+    *out = qs_redis_get(r, k, &found);
+    if (*out || found)
+        return QS_OK;
+    redisReply *rep = qs_redis_cmd(r, "EXISTS %s", k); /* absent, or Redis unreachable? */
+    int rc = rep && rep->type == REDIS_REPLY_INTEGER ? QS_OK : QS_EUNAVAIL;
+    if (rep)
+        freeReplyObject(rep);
+    return rc;
+}
+
+int orgm_store_set_account(qs_redis *r, const char *org, const char *fingerprint) {
+    char k[KEY_LEN];
+    key(k, org, "account");
+    return qs_redis_set(r, k, fingerprint, 0);
 }

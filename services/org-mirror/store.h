@@ -25,6 +25,10 @@ int orgm_store_prune(qs_redis *r, const char *org, const json_t *keep);
  *  QS_ENOTFOUND (never saved), QS_EUNAVAIL, QS_EPROTO. */
 int orgm_store_set_status(qs_redis *r, const char *org, const json_t *status);
 int orgm_store_status(qs_redis *r, const char *org, json_t **out);
+/** The fingerprint of the source account the organisation's mirror configs were last all
+ *  written with (runner.c): *out malloc'd, NULL when none is recorded. 0 or QS_EUNAVAIL. */
+int orgm_store_account(qs_redis *r, const char *org, char **out);
+int orgm_store_set_account(qs_redis *r, const char *org, const char *fingerprint);
 /** The run lock (SET NX PX): 0 with `token` filled, QS_ECONFLICT when someone holds it,
  *  QS_EUNAVAIL. extend/unlock act only while `token` still holds it (Lua compare). */
 int orgm_store_lock(qs_redis *r, const char *org, long ttl_ms, char token[ORGM_LOCK_TOKEN_LEN]);

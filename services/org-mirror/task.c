@@ -1,8 +1,11 @@
-/* task.c — the payload of a repository task: which repository of which organisation, and what
+/* task.c — the payload of a repository task: which repository of which organisation, what
  * the run's listing said about its destination (so a no-op costs one call, the mirror config
- * GET, instead of two). The listing is only a hint: a task retried later, or queued by an
- * event, finds out again what it needs. Parsing is strict; a payload that cannot be understood
- * is a permanent failure, never a crash. */
+ * GET, instead of two), and the generation of the run that queued it (so the worker need not
+ * ask Redis for it). The listing is only a hint: a task retried later, or queued by an event,
+ * finds out again what it needs; a task without a generation (an event's) has the worker read
+ * the current one. `recreate` asks for the config to be PUT even when it looks the same (the
+ * source account changed, runner.c). Parsing is strict; a payload that cannot be understood is
+ * a permanent failure, never a crash. */
 #include "org-mirror/task.h"
 
 #include <stdio.h>
@@ -37,11 +40,16 @@ json_t *orgm_task_to_json(const orgm_task *t) {
                             t->state[0] ? json_string(t->state) : json_string("absent"));
     if (o && t->is_public >= 0)
         json_object_set_new(o, "destination_public", json_boolean(t->is_public));
+    if (o && t->gen > 0)
+        json_object_set_new(o, "generation", json_integer(t->gen));
+    if (o && t->recreate)
+        json_object_set_new(o, "recreate", json_true());
     return o;
 }
 
 static const char *const known[] = {
-    "org", "repository", "reason", "destination_state", "destination_public", NULL};
+    "org",        "repository", "reason", "destination_state", "destination_public",
+    "generation", "recreate",   NULL};
 
 int orgm_task_from_json(const json_t *j, orgm_task *t, char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
@@ -66,15 +74,19 @@ int orgm_task_from_json(const json_t *j, orgm_task *t, char *err, size_t errlen)
     const char *reason = json_string_value(json_object_get(j, "reason"));
     const json_t *state = json_object_get(j, "destination_state");
     const json_t *pub = json_object_get(j, "destination_public");
+    const json_t *gen = json_object_get(j, "generation");
+    const json_t *recreate = json_object_get(j, "recreate");
     if (!org || strlen(org) >= sizeof t->org || !orgm_repo_name_valid(repo)) {
         snprintf(err, errlen, "task payload needs org and a valid repository");
         return QS_EINVAL;
     }
     if ((state && (!json_is_string(state) || json_string_length(state) >= sizeof t->state)) ||
-        (pub && !json_is_boolean(pub)) || (reason && strlen(reason) >= sizeof t->reason)) {
+        (pub && !json_is_boolean(pub)) || (reason && strlen(reason) >= sizeof t->reason) ||
+        (gen && (!json_is_integer(gen) || json_integer_value(gen) < 1)) ||
+        (recreate && !json_is_boolean(recreate))) {
         snprintf(err, errlen,
                  "task payload has a malformed destination_state, "
-                 "destination_public or reason");
+                 "destination_public, reason, generation or recreate");
         return QS_EINVAL;
     }
     snprintf(t->org, sizeof t->org, "%s", org);
@@ -87,5 +99,7 @@ int orgm_task_from_json(const json_t *j, orgm_task *t, char *err, size_t errlen)
     }
     if (pub)
         t->is_public = json_is_true(pub);
+    t->gen = gen ? (long long)json_integer_value(gen) : 0;
+    t->recreate = json_is_true(recreate);
     return QS_OK;
 }

@@ -15,6 +15,9 @@ typedef struct {
     char state[16];                     /* its state then; "" = absent */
     int is_public;                      /* 1, 0, or -1 unknown */
     char reason[16];                    /* "run", "event", "api" */
+    long long gen;                      /* the queueing run's generation; 0 = none (event) */
+    bool recreate;                      /* PUT the config even when it looks the same: the
+                                           source account changed (runner.c) */
 } orgm_task;
 
 /** Is `s` a repository name Quay accepts (1..255 of a-z 0-9 . _ - /, no leading, trailing or

@@ -3,11 +3,15 @@
  * QUAY_CONCURRENCY threads per replica, each with its own Redis connection and consumer of
  * QUEUE_NAME (group "org-mirror-workers"): any number of replicas share the queue, and the
  * number of threads bounds the calls in flight to each Quay from one replica (a thread makes
- * one call at a time). A task names a repository of an organisation; the worker reads the
- * organisation's run generation *before* starting, reconciles the repository, and records the
- * result with that generation in Redis (store.c), where the run that queued it is counting.
- * Reading the generation first means a result always describes a state observed after the
- * run began, whichever payload — the run's, an event's — ended up in the task.
+ * one call at a time). A task names a repository of an organisation and the generation of the
+ * run that queued it; the worker reconciles the repository and records the result with that
+ * generation in Redis (store.c), where the run is counting. A task without a generation (an
+ * event's, or one whose payload an event replaced) gets the organisation's current generation,
+ * read *before* starting. Either way a result describes a state observed after the run began.
+ *
+ * Idle workers wait in a blocking take (up to 1 s, so an idle replica costs Redis a few
+ * commands per second); stopping interrupts those waits with CLIENT UNBLOCK, so --once and
+ * SIGTERM do not wait out the block (without the permission to do that, they do).
  *
  * Failures: a task that cannot be understood, or names an organisation this deployment does
  * not mirror, is dead-lettered at once. A repository failure worth retrying (5xx, 429, no
@@ -32,7 +36,8 @@
 #include "shared/http_server.h"
 #include "shared/log.h"
 
-#define TAKE_BLOCK_MS 100 /* idle poll; also how soon a stop is noticed */
+#define TAKE_BLOCK_MS 1000 /* idle wait; a stop interrupts it (CLIENT UNBLOCK) */
+#define UNBLOCK_ROUNDS 200 /* stop: nudge blocked workers for up to 2 s */
 
 typedef struct {
     orgm_workers *owner;
@@ -41,7 +46,9 @@ typedef struct {
     qs_redis *redis;
     qs_queue *queue;
     qs_queue *mirror_q;
+    long long client_id; /* its Redis connection's CLIENT ID (for CLIENT UNBLOCK), 0 unknown */
     atomic_bool busy;
+    atomic_bool exited;
 } worker;
 
 struct orgm_workers {
@@ -119,7 +126,7 @@ void orgm_worker_handle(orgm_ctx *c, qs_redis *r, qs_queue *q, qs_queue *mirror_
         qs_queue_fail(q, tk->id, err, true, NULL);
         return;
     }
-    long long gen = orgm_store_gen(r, t.org);
+    long long gen = t.gen > 0 ? t.gen : orgm_store_gen(r, t.org);
     if (gen < 0)
         gen = 0;
     orgm_repo_result res;
@@ -169,7 +176,43 @@ static void *run(void *arg) {
         atomic_store(&wk->busy, false);
         qs_task_clear(&t);
     }
+    atomic_store(&wk->exited, true);
     return NULL;
+}
+
+/* The connection's CLIENT ID, or 0. */
+static long long client_id(qs_redis *r) {
+    redisReply *rep = qs_redis_cmd(r, "CLIENT ID");
+    long long id = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
+    if (rep)
+        freeReplyObject(rep);
+    return id;
+}
+
+/* End the blocking takes of the idle workers that have not exited yet, over `ctl`, until every
+ * one has (busy ones finish their task first). Gives up when Redis refuses CLIENT UNBLOCK (an
+ * ACL without it): those workers then notice the stop within TAKE_BLOCK_MS. */
+static void unblock_idle(orgm_workers *ws, qs_redis *ctl) {
+    for (int round = 0; ctl && round < UNBLOCK_ROUNDS; round++) {
+        bool waiting = false;
+        for (size_t i = 0; i < ws->n; i++) {
+            worker *wk = &ws->w[i];
+            if (!wk->started || atomic_load(&wk->exited) || atomic_load(&wk->busy) ||
+                wk->client_id <= 0)
+                continue;
+            waiting = true;
+            redisReply *rep = qs_redis_cmd(ctl, "CLIENT UNBLOCK %lld ERROR", wk->client_id);
+            bool refused = !rep || rep->type == REDIS_REPLY_ERROR;
+            if (rep)
+                freeReplyObject(rep);
+            if (refused)
+                return;
+        }
+        if (!waiting)
+            return;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 orgm_workers *orgm_workers_start(orgm_ctx *c, const char *consumer, char *err, size_t errlen) {
@@ -192,6 +235,7 @@ orgm_workers *orgm_workers_start(orgm_ctx *c, const char *consumer, char *err, s
         wk->queue = wk->redis
                         ? qs_queue_open(wk->redis, c->s->queue_name, ORGM_WORKER_GROUP, name, &qo)
                         : NULL;
+        wk->client_id = wk->queue ? client_id(wk->redis) : 0;
         if (wk->queue && c->s->mode == ORGM_MODE_COPY)
             wk->mirror_q =
                 qs_queue_open(wk->redis, c->s->mirror_queue, ORGM_MIRROR_GROUP, name, NULL);
@@ -211,6 +255,11 @@ void orgm_workers_stop(orgm_workers *ws, double grace_s) {
     if (!ws)
         return;
     atomic_store(&ws->stop, true);
+    /* the idle ones leave their blocking take at once */
+    char err[256];
+    qs_redis *ctl = qs_redis_new(ws->c->s->redis_url, err, sizeof err);
+    unblock_idle(ws, ctl);
+    qs_redis_free(ctl);
     /* a task takes a few Quay calls: wait for the busy ones, up to the grace period */
     for (long waited = 0; waited < (long)(grace_s * 1000); waited += 50) {
         bool busy = false;

@@ -4,13 +4,16 @@
 # database of its own), and for copy mode the stack's real registries with the mirror
 # service's workers doing the copies. Checks, in order:
 #   - 250 source repositories (3 pages): the first run creates and configures every one, with
-#     the exact mirror config; a second run writes nothing; RECREATE_MIRROR_CONFIG PUTs all
+#     the exact mirror config; a second run writes nothing; RECREATE_MIRROR_CONFIG PUTs all;
+#     a rotated source password is PUT to every mirror by itself, once
 #   - DRY_RUN writes nothing, and its plan (served and logged) names every kind of change
 #   - a refused source token and a missing robot fail their organisations — clear errors in
 #     GET /api/v1/orgs and a non-zero --once — while the other organisation goes on
 #   - SIGTERM stops --once promptly; DEBUG=true logs every Quay call
 #   - injected 503s and 429s are retried; a repository.created event is mirrored in seconds
-#   - the HTTP API's errors (401/403/404/409) and metrics
+#   - the HTTP API's errors (401/403/404/405/409, JSON; two POSTs at once: one run) and metrics
+#   - a Quay answering an HTML 500 page or garbage JSON fails the organisation cleanly
+#   - ORG_MIRROR_CONFIG: another destination organization, robot, globs, interval, visibility
 #   - MODE=copy: tags matching the globs land in the destination registry, digests equal
 #   - no token or password in any log
 set -euo pipefail
@@ -73,6 +76,7 @@ SRC_TOKEN=$(qs_rand 24)
 DST_TOKEN=$(qs_rand 24)
 BAD_TOKEN=$(qs_rand 24)
 SVC_PASS=$(qs_rand 20)
+SVC_PASS2=$(qs_rand 22) # the rotated one
 API_TOKEN=$(qs_rand 24)
 printf '%s\n' "$API_TOKEN" >"$E2E_TMP/api-token"
 printf 'svc-reader\n' >"$SEC/creds/quay_username"
@@ -186,6 +190,22 @@ expect_eq "... and writes nothing else" 250 "$(jq length <<<"$w")"
 expect_eq "each PUT carries username and password (a changed password reaches Quay)" 250 \
     "$(jq '[.[] | select(.body.external_registry_username == "svc-reader" and .body.external_registry_password == "<redacted>")] | length' <<<"$w")"
 
+# a rotated source password reaches every mirror by itself: Quay never shows the password, but
+# the account's fingerprint (kept since the last complete run) changed
+printf '%s\n' "$SVC_PASS2" >"$SEC/creds/quay_password.new"
+mv "$SEC/creds/quay_password.new" "$SEC/creds/quay_password"
+emu "$DST" DELETE /_emulator/writes >/dev/null
+check "a run after the password was rotated exits 0" once ORGANIZATIONS=acme
+w=$(writes)
+expect_eq "it PUTs every config again, with username and (new) password" 250 \
+    "$(jq '[.[] | select(.method == "PUT" and (.path | endswith("/mirror")) and .status == 201)
+        | select(.body.external_registry_username == "svc-reader" and .body.external_registry_password == "<redacted>")] | length' <<<"$w")"
+expect_eq "... and writes nothing else" 250 "$(jq length <<<"$w")"
+expect_match "... and says why" '"msg":"the source account \(or the destination token\) changed' "$(cat "$ONCE_LOG")"
+emu "$DST" DELETE /_emulator/writes >/dev/null
+check "the run after it exits 0" once ORGANIZATIONS=acme
+expect_eq "... and writes nothing" 0 "$(nwrites)"
+
 # ---------------------------------------------------------------------------- dry run + API
 
 # drift: 3 repositories gone, 2 configs changed, 1 READ_ONLY, 1 NORMAL without a config
@@ -194,10 +214,11 @@ dst_api POST /repository '{"namespace":"acme","repository":"app013","visibility"
 for r in app020 app021; do dst_api PUT "/repository/acme/$r/mirror" '{"sync_interval":60}' >/dev/null; done
 dst_api PUT /repository/acme/app030/changestate '{"state":"READ_ONLY"}' >/dev/null
 emu "$DST" DELETE /_emulator/writes >/dev/null
+g0=$(redis-cli -u "$REDIS" GET org-mirror:org:acme:gen) # the runs so far
 start_service dry ORGANIZATIONS=acme DRY_RUN=true SYNC_INTERVAL=600
 # acme ran seconds ago (status in Redis): the scheduler waits for its interval, so ask for a run
 expect_status "$SVC_URL/api/v1/orgs/acme/sync" 202 -X POST -H "Authorization: Bearer $API_TOKEN"
-check "the dry run finishes" wait_for 30 run_finished acme 4
+check "the dry run finishes" wait_for 30 run_finished acme $((g0 + 1))
 expect_eq "DRY_RUN writes nothing" 0 "$(nwrites)"
 plan=$(curl -s "$SVC_URL/api/v1/orgs/acme/plan")
 expect_eq "the plan: 3 create, 1 configure, 2 update, 1 skip, 243 unchanged" "3 1 2 1 243 true" \
@@ -220,9 +241,27 @@ expect_status "$SVC_URL/api/v1/orgs/acme/sync" 401 -X POST
 expect_status "$SVC_URL/api/v1/orgs/acme/sync" 401 -X POST -H "Authorization: Bearer wrong"
 expect_status "$SVC_URL/api/v1/orgs/nope/sync" 404 -X POST -H "Authorization: Bearer $API_TOKEN"
 expect_status "$SVC_URL/api/v1/orgs" 405 -X DELETE
+expect_eq "an unknown path is a JSON 404" "404 not_found" \
+    "$(curl -s "$SVC_URL/api/v1/nope" | jq -r '"\(.status) \(.error)"')"
+expect_eq "a wrong method is a JSON 405" "405 method_not_allowed" \
+    "$(curl -s -X PUT "$SVC_URL/api/v1/orgs/acme/plan" | jq -r '"\(.status) \(.error)"')"
 codes=$(for _ in 1 2; do http_status "$SVC_URL/api/v1/orgs/acme/sync" -X POST -H "Authorization: Bearer $API_TOKEN"; echo; done | tr '\n' ' ')
 expect_eq "POST sync: 202, then 409 while that run goes on" "202 409 " "$codes"
-check "the requested run finishes" wait_for 30 run_finished acme 5
+check "the requested run finishes" wait_for 30 run_finished acme $((g0 + 2))
+sync_pids=()
+for i in 1 2; do # both at the same instant: one run, the other refused (not queued)
+    { http_status "$SVC_URL/api/v1/orgs/acme/sync" -X POST -H "Authorization: Bearer $API_TOKEN"; echo; } >"$E2E_TMP/sync$i" &
+    sync_pids+=("$!")
+done
+wait "${sync_pids[@]}"
+expect_eq "two POST sync at once: one 202, one 409" "202 409" "$(cat "$E2E_TMP"/sync[12] | sort | tr '\n' ' ' | xargs)"
+check "that run finishes" wait_for 30 run_finished acme $((g0 + 3))
+expect_eq "exactly one run was started by them" $((g0 + 3)) "$(org_status acme | jq .generation)"
+{ # the API's answers go through the secret check at the end
+    curl -s "$SVC_URL/api/v1/orgs"
+    curl -s "$SVC_URL/api/v1/orgs/acme/plan"
+    curl -s "$SVC_URL/metrics"
+} >"$QS_LOG_DIR/org-mirror-api-answers.log"
 expect_eq "still nothing written" 0 "$(nwrites)"
 expect_status "$SVC_URL/readyz" 200
 m=$(curl -s "$SVC_URL/metrics")
@@ -262,6 +301,28 @@ expect_eq "acme: ok, no error" "ok null 250" \
 expect_eq "the failed organizations' results say failed" "failed failed" \
     "$(jq -r '[.organizations[] | select(.organization != "acme") | .result] | join(" ")' <<<"$orgs")"
 stop_service
+
+# ---------------------------------------------------------------------------- broken answers
+
+# an HTML 500 page from the source (a proxy in front of Quay), after the client's retries
+emu "$SRC" POST /_emulator/faults '{"path_prefix":"/api/v1/repository","method":"GET","status":500,"count":-1,"body":"<html><body><h1>500 Internal Server Error</h1></body></html>"}' >/dev/null
+rc=0
+once ORGANIZATIONS=acme || rc=$?
+expect_eq "a source answering HTML 500 pages fails the organization (exit 1)" 1 "$rc"
+last=$(grep '"run done"' "$ONCE_LOG" | tail -n 1)
+expect_match "... with Quay's status as the error" '"last_error":"listing the source organization on [^"]*HTTP 500' "$last"
+expect_eq "... and no HTML in it" 0 "$(grep -c '<html' <<<"$last" || true)"
+emu "$SRC" DELETE /_emulator/faults >/dev/null
+# garbage JSON from the destination's listing
+emu "$DST" POST /_emulator/faults '{"path_prefix":"/api/v1/repository","method":"GET","status":200,"count":-1,"body":"{\"repositories\": [tru"}' >/dev/null
+emu "$DST" DELETE /_emulator/writes >/dev/null
+rc=0
+once ORGANIZATIONS=acme || rc=$?
+expect_eq "a destination answering garbage JSON fails the organization (exit 1)" 1 "$rc"
+expect_match "... with a clear error" '"last_error":"listing the destination organization on [^"]*not JSON' \
+    "$(grep '"run done"' "$ONCE_LOG" | tail -n 1)"
+emu "$DST" DELETE /_emulator/faults >/dev/null
+expect_eq "... and nothing was written" 0 "$(nwrites)"
 
 # ---------------------------------------------------------------------------- SIGTERM
 
@@ -335,6 +396,35 @@ expect_eq "an event of another Quay is ignored" null "$(state | jq -r '.reposito
 expect_match "the event is logged" '"repository.created: queued".*"evt000"' "$(cat "$SVC_LOG")"
 stop_service
 
+# ---------------------------------------------------------------------------- ORG_MIRROR_CONFIG
+
+# per-organisation overrides: another destination organisation, its robot, globs, interval and
+# visibility (the same source organisation, into a new destination one)
+emu "$DST" POST /_emulator/seed '{"organizations":["acme-copy"],"robots":[{"org":"acme-copy","short":"copier"}]}' >/dev/null
+cat >"$E2E_TMP/orgs.yaml" <<'YAML'
+defaults:
+  interval: 900
+organizations:
+  - name: acme
+    destination: acme-copy
+    robot: copier
+    tag_globs: ["v1.*", "stable"]
+    visibility: public
+YAML
+emu "$DST" DELETE /_emulator/writes >/dev/null
+check "a run with ORG_MIRROR_CONFIG exits 0" once ORG_MIRROR_CONFIG="$E2E_TMP/orgs.yaml"
+n_src=$(grep '"run done"' "$ONCE_LOG" | tail -n 1 | jq .source)
+s=$(state)
+expect_eq "every source repository is mirrored into the other organization, with the overrides" "$n_src" \
+    "$(jq --arg h "$SRC_HOST" '[.repositories | to_entries[] | select(.key | startswith("acme-copy/"))
+      | select(.value.state == "MIRROR" and .value.is_public == true
+          and .value.mirror.external_reference == ($h + "/acme/" + (.key | ltrimstr("acme-copy/")))
+          and .value.mirror.robot_username == "acme-copy+copier" and .value.mirror.sync_interval == 900
+          and .value.mirror.root_rule.rule_value == ["v1.*", "stable"])] | length' <<<"$s")"
+expect_eq "... created public" 0 \
+    "$(writes | jq '[.[] | select(.path == "/api/v1/repository") | select(.body.visibility != "public")] | length')"
+expect_eq "... and nothing was written into acme" 0 "$(writes | jq '[.[] | select(.path | test("/acme/"))] | length')"
+
 # ---------------------------------------------------------------------------- copy mode
 
 if has_component reg-plain && has_component reg-basic && [ -x "$QS_BIN/mirror" ]; then
@@ -393,7 +483,7 @@ fi
 # ---------------------------------------------------------------------------- secrets
 
 leaks=0
-for secret in "$SRC_TOKEN" "$DST_TOKEN" "$BAD_TOKEN" "$SVC_PASS" "$API_TOKEN" "${QS_REG_BASIC_PASS:-unset-password}"; do
+for secret in "$SRC_TOKEN" "$DST_TOKEN" "$BAD_TOKEN" "$SVC_PASS" "$SVC_PASS2" "$API_TOKEN" "${QS_REG_BASIC_PASS:-unset-password}"; do
     if grep -qF -- "$secret" "$QS_LOG_DIR"/org-mirror-*.log; then leaks=$((leaks + 1)); fi
 done
 expect_eq "no token or password in any org-mirror log" 0 "$leaks"

@@ -128,6 +128,7 @@ Test(orgm_settings, the_seeds_defaults) {
     cr_assert_eq(s.mode, ORGM_MODE_MIRROR);
     cr_assert_str_eq(s.queue_name, "org-mirror:tasks:acme");
     cr_assert_str_eq(s.events_group, "org-mirror");
+    cr_assert_eq(s.log_level, QS_LOG_INFO);
     cr_assert_eq(s.orgs.n, 1);
     const orgm_org *o = &s.orgs.v[0];
     cr_assert_str_eq(o->name, "acme");
@@ -167,6 +168,7 @@ Test(orgm_settings, seed_values_are_read) {
     cr_assert_eq(s.tag_globs.n, 2);
     cr_assert_eq(s.sync_interval, 900);
     cr_assert(s.dry_run && s.debug && s.recreate);
+    cr_assert_eq(s.log_level, QS_LOG_DEBUG, "DEBUG=true enables debug logging, as in the seed");
     cr_assert_eq(s.skopeo_timeout, 600);
     cr_assert_eq(s.orgs.n, 2);
     cr_assert_eq(s.orgs.v[1].interval, 900, "organizations inherit SYNC_INTERVAL");

@@ -69,6 +69,18 @@ Test(orgm_store, status) {
     json_decref(s);
 }
 
+Test(orgm_store, the_source_account_fingerprint) {
+    char *fp = (char *)"x";
+    cr_assert_eq(orgm_store_account(r, "acme", &fp), QS_OK);
+    cr_assert_null(fp, "none recorded yet");
+    cr_assert_eq(orgm_store_set_account(r, "acme", "abc123"), QS_OK);
+    cr_assert_eq(orgm_store_account(r, "acme", &fp), QS_OK);
+    cr_assert_str_eq(fp, "abc123");
+    free(fp);
+    cr_assert_eq(orgm_store_account(r, "other", &fp), QS_OK);
+    cr_assert_null(fp, "per organisation");
+}
+
 Test(orgm_store, the_run_lock) {
     char t1[ORGM_LOCK_TOKEN_LEN], t2[ORGM_LOCK_TOKEN_LEN];
     int held = -1;

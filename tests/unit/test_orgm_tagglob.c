@@ -123,8 +123,9 @@ Test(orgm_tagglob, set_comparison_with_quays_rule_value) {
     cr_assert_not(orgm_globs_equal_json(&g, less));
     cr_assert_not(orgm_globs_equal_json(&g, bad));
     cr_assert_not(orgm_globs_equal_json(&g, NULL));
-    json_t *out = orgm_globs_to_json(&g);
-    cr_assert(json_equal(out, json_pack("[s,s]", "a", "b")));
+    json_t *out = orgm_globs_to_json(&g), *want = json_pack("[s,s]", "a", "b");
+    cr_assert(json_equal(out, want));
+    json_decref(want);
     char text[16];
     orgm_globs_format(&g, text, sizeof text);
     cr_assert_str_eq(text, "a, b");

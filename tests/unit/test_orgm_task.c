@@ -62,6 +62,9 @@ Test(orgm_task, malformed_payloads_are_refused) {
         "{\"org\":\"acme\",\"repository\":\"a\",\"destination_state\":3}",
         "{\"org\":\"acme\",\"repository\":\"a\",\"destination_public\":\"no\"}",
         "{\"org\":\"acme\",\"repository\":\"a\",\"reason\":\"a-very-long-reason\"}",
+        "{\"org\":\"acme\",\"repository\":\"a\",\"generation\":0}",
+        "{\"org\":\"acme\",\"repository\":\"a\",\"generation\":\"3\"}",
+        "{\"org\":\"acme\",\"repository\":\"a\",\"recreate\":1}",
         NULL};
     for (size_t i = 0; bad[i]; i++) {
         json_t *j = json_loads(bad[i], 0, NULL);
@@ -74,6 +77,31 @@ Test(orgm_task, malformed_payloads_are_refused) {
     orgm_task t;
     char err[200];
     cr_assert_eq(orgm_task_from_json(NULL, &t, err, sizeof err), QS_EINVAL);
+}
+
+Test(orgm_task, the_runs_generation_travels_with_the_task) {
+    orgm_task t = {.org = "acme", .repository = "app", .is_public = -1, .gen = 42};
+    json_t *j = orgm_task_to_json(&t);
+    cr_assert_eq(json_integer_value(json_object_get(j, "generation")), 42);
+    orgm_task back;
+    char err[200];
+    cr_assert_eq(orgm_task_from_json(j, &back, err, sizeof err), QS_OK, "%s", err);
+    cr_assert_eq(back.gen, 42);
+    json_decref(j);
+    t.gen = 0; /* an event's task: none */
+    j = orgm_task_to_json(&t);
+    cr_assert_null(json_object_get(j, "generation"));
+    cr_assert_null(json_object_get(j, "recreate"));
+    cr_assert_eq(orgm_task_from_json(j, &back, err, sizeof err), QS_OK);
+    cr_assert_eq(back.gen, 0);
+    cr_assert_not(back.recreate);
+    json_decref(j);
+    t.recreate = true; /* the source account changed */
+    j = orgm_task_to_json(&t);
+    cr_assert(json_is_true(json_object_get(j, "recreate")));
+    cr_assert_eq(orgm_task_from_json(j, &back, err, sizeof err), QS_OK);
+    cr_assert(back.recreate);
+    json_decref(j);
 }
 
 Test(orgm_task, repository_names) {

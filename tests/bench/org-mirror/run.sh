@@ -10,7 +10,7 @@
 # get a delay-only fault: every /api/v1 call waits 5 ms (count -1). Then QS_BENCH_RUNS rounds
 # (default 3), the two contenders' order swapped each round, each on a fresh destination
 # (POST /_emulator/seed after DELETE /_emulator/rest) and a flushed Redis:
-#   quayside    `org-mirror --once` (QUAY_CONCURRENCY=32, the service default is 16), then again: the no-op run
+#   quayside    `org-mirror --once` (QUAY_CONCURRENCY=16, the service's default), then again: the no-op run
 #   sequential  `org-mirror --sequential`, then again: the reference script's algorithm as a
 #               C loop — list the source (all pages), then per repository GET the destination
 #               repository, create it + POST its mirror + sync-now when missing, nothing when
@@ -23,7 +23,7 @@
 # Exit status 0 even when a goal is missed; 1 when something broke.
 #
 # Environment: QS_BENCH_RUNS (3), QS_BENCH_ORGM_REPOS (1000), QS_BENCH_ORGM_DELAY_MS (5),
-# QS_BENCH_ORGM_CONCURRENCY (32), QS_BENCH_KEEP=1 keeps the work directory.
+# QS_BENCH_ORGM_CONCURRENCY (16, the service's default), QS_BENCH_KEEP=1 keeps the work directory.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
@@ -38,7 +38,7 @@ unset QS_STACK_DIR
 RUNS=${QS_BENCH_RUNS:-3}
 NREPOS=${QS_BENCH_ORGM_REPOS:-1000}
 DELAY=${QS_BENCH_ORGM_DELAY_MS:-5}
-CONC=${QS_BENCH_ORGM_CONCURRENCY:-32}
+CONC=${QS_BENCH_ORGM_CONCURRENCY:-16}
 BIN=$QS_BIN/org-mirror
 EMU=$QS_BIN/quay-emulator
 for v in RUNS NREPOS CONC; do

@@ -2,9 +2,10 @@
 # demo/org-mirror.sh — `make run` snippet (sourced by tests/stack/run-demo.sh, see the comment
 # above its snippet loop): org-mirror on 127.0.0.1:8091 mirroring the organization `demo-src` of
 # the stack's Quay emulator (seeded here with 12 repositories) into a second Quay emulator
-# started here as the destination (organization demo-src, robot demo-src+mirror). Redis database
-# 6 of the stack's Redis (queue, status, events). Secrets in .stack/org-mirror/ laid out as the
-# seed's Secrets are mounted: source-tokens/, destination-tokens/, robots/, credentials/.
+# started here as the destination (organization demo-src, robot demo-src+mirror). The stack's
+# Redis, shared with the other services (queue, status, and the event stream the
+# appstudio-provisioner publishes repository.created on). Secrets in .stack/org-mirror/ laid out
+# as the seed's Secrets are mounted: source-tokens/, destination-tokens/, robots/, credentials/.
 ORGM_ADDR=127.0.0.1:8091
 if [ ! -x build/release/bin/org-mirror ] || [ ! -x build/release/bin/quay-emulator ]; then
     qs_info "build/release/bin/org-mirror or quay-emulator not built; org-mirror not started"
