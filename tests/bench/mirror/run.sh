@@ -83,29 +83,13 @@ else
     SKOPEO_CACHE=${XDG_DATA_HOME:-$HOME/.local/share}/containers/cache/blob-info-cache-v1.boltdb
 fi
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/qs-bench-mirror.XXXXXX")
-export QS_STACK_DIR=$WORK # qs_spawn records what it starts in $WORK/pids
-LOGS=$WORK/logs
-mkdir -p "$LOGS"
-BROKE=0
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
+# shellcheck disable=SC2317 # called by bench__cleanup (tests/bench/lib.sh) at exit
+bench_cleanup_extra() {
     [ -z "${SAMPLER_PID:-}" ] || kill "$SAMPLER_PID" 2>/dev/null || true
-    qs_stop_recorded "$WORK" 2>/dev/null || true
     rm -rf -- "$WORK/dst" # destination storage: up to 3 GiB
-    if [ "$rc" -ne 0 ] || [ "$BROKE" -ne 0 ] || [ "${QS_BENCH_KEEP:-0}" = 1 ]; then
-        qs_info "logs kept in $WORK/logs"
-    else
-        rm -rf -- "$WORK"
-    fi
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
+bench_workdir mirror
+export QS_STACK_DIR=$WORK # qs_spawn records what it starts in $WORK/pids
 
 # ---------------------------------------------------------------------------- small helpers
 

@@ -55,25 +55,8 @@ for t in curl jq redis-server redis-cli openssl awk; do
     command -v "$t" >/dev/null 2>&1 || qs_die "$t not found (run scripts/deps.sh)"
 done
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/qs-bench-omps.XXXXXX")
+bench_workdir omps
 export QS_STACK_DIR=$WORK # qs_spawn records what it starts in $WORK/pids
-LOGS=$WORK/logs
-mkdir -p "$LOGS"
-BROKE=0
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    qs_stop_recorded "$WORK" 2>/dev/null || true
-    if [ "$rc" -ne 0 ] || [ "$BROKE" -ne 0 ] || [ "${QS_BENCH_KEEP:-0}" = 1 ]; then
-        qs_info "logs kept in $WORK/logs"
-    else
-        rm -rf -- "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 pct() { # pct P — the P-th percentile (nearest rank) of the numbers on stdin
     sort -g | awk -v p="$1" '{a[NR] = $1} END {

@@ -52,25 +52,8 @@ for t in curl jq redis-server redis-cli timeout awk; do
     command -v "$t" >/dev/null 2>&1 || qs_die "$t not found (run scripts/deps.sh)"
 done
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/qs-bench-orgm.XXXXXX")
+bench_workdir orgm
 export QS_STACK_DIR=$WORK # qs_spawn records what it starts in $WORK/pids
-LOGS=$WORK/logs
-mkdir -p "$LOGS"
-BROKE=0
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    qs_stop_recorded "$WORK" 2>/dev/null || true
-    if [ "$rc" -ne 0 ] || [ "$BROKE" -ne 0 ] || [ "${QS_BENCH_KEEP:-0}" = 1 ]; then
-        qs_info "logs kept in $WORK/logs"
-    else
-        rm -rf -- "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 med() { tr ' ' '\n' <<<"$1" | { grep . || true; } | median; }
 fmt_s() { awk -v s="$1" 'BEGIN { printf (s < 10 ? "%.2f" : "%.1f"), s }'; }

@@ -48,26 +48,8 @@ for t in curl jq redis-cli awk; do
     command -v "$t" >/dev/null 2>&1 || qs_die "$t not found (run scripts/deps.sh)"
 done
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/qs-bench-provisioner.XXXXXX")
+bench_workdir provisioner stack
 STACK=$WORK/stack
-BROKE=0
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [ -f "$STACK/pids" ]; then
-        qs_stop_recorded "$STACK" 2>/dev/null || true
-    fi
-    if [ "$rc" -ne 0 ] || [ "$BROKE" != 0 ] || [ "${QS_BENCH_KEEP:-0}" = 1 ]; then
-        qs_info "logs kept in $WORK (stack logs in $STACK/logs)"
-    else
-        rm -rf -- "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 QS_STACK_DIR=$STACK tests/stack/stack.sh start redis quay kube >/dev/null
 # shellcheck source=/dev/null

@@ -52,27 +52,10 @@ for t in curl jq wrk nginx skopeo sha256sum timeout flock awk; do
     command -v "$t" >/dev/null 2>&1 || qs_die "$t not found (run scripts/deps.sh)"
 done
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/qs-bench-proxy.XXXXXX")
+# shellcheck disable=SC2317 # called by bench__cleanup (tests/bench/lib.sh) at exit
+bench_cleanup_extra() { rm -rf -- "$STACK/reg-token/data"; } # the pushed blobs: 1.3 GiB
+bench_workdir proxy stack # BROKE: something broke but we could carry on: exit 1 at the end
 STACK=$WORK/stack
-BROKE=0 # something broke but we could carry on: exit 1 at the end
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [ -f "$STACK/pids" ]; then
-        qs_stop_recorded "$STACK" 2>/dev/null || true
-    fi
-    rm -rf -- "$STACK/reg-token/data" # the pushed blobs: 1.3 GiB
-    if [ "$rc" -ne 0 ] || [ "${QS_BENCH_KEEP:-0}" = 1 ]; then
-        qs_info "logs kept in $WORK (stack logs in $STACK/logs)"
-    else
-        rm -rf -- "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 
 
