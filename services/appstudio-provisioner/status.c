@@ -183,23 +183,40 @@ int prov_request_apply(prov_component *c, prov_request req, int visibility, long
     return QS_OK;
 }
 
-void prov_outcome_apply(prov_component *c, long long gen, prov_outcome o, const char *message) {
+/* The run bookkeeping components and workspaces share (same fields in both records). */
+typedef struct {
+    long long *observed;
+    char *state;    /* [PROV_STATE_LEN] */
+    char *message;  /* [PROV_MSG_LEN] */
+    char *progress; /* [PROV_MSG_LEN] */
+} run_fields;
+
+static void run_outcome(run_fields f, long long gen, prov_outcome o, const char *message) {
     if (o == PROV_OUT_RETRYING) {
-        copy(c->progress, sizeof c->progress, message);
+        copy(f.progress, PROV_MSG_LEN, message);
         return;
     }
-    c->observed = gen;
-    copy(c->state, sizeof c->state, o == PROV_OUT_READY ? "ready" : "failed");
-    copy(c->message, sizeof c->message, o == PROV_OUT_READY ? "" : message);
-    c->progress[0] = '\0';
+    *f.observed = gen;
+    copy(f.state, PROV_STATE_LEN, o == PROV_OUT_READY ? "ready" : "failed");
+    copy(f.message, PROV_MSG_LEN, o == PROV_OUT_READY ? "" : message);
+    f.progress[0] = '\0';
+}
+
+static const char *run_state(bool deleting, long long observed, long long generation,
+                             const char *state) {
+    if (deleting)
+        return "deleting";
+    if (observed < generation || !state[0])
+        return "provisioning";
+    return state;
+}
+
+void prov_outcome_apply(prov_component *c, long long gen, prov_outcome o, const char *message) {
+    run_outcome((run_fields){&c->observed, c->state, c->message, c->progress}, gen, o, message);
 }
 
 const char *prov_view_state(const prov_component *c) {
-    if (c->deleting)
-        return "deleting";
-    if (c->observed < c->generation || !c->state[0])
-        return "provisioning";
-    return c->state;
+    return run_state(c->deleting, c->observed, c->generation, c->state);
 }
 
 static json_t *str_or_null(const char *s) { return s && *s ? json_string(s) : json_null(); }
@@ -259,22 +276,11 @@ int prov_workspace_request(prov_workspace *w, bool delete_, long long now_ms) {
 }
 
 void prov_workspace_outcome(prov_workspace *w, long long gen, prov_outcome o, const char *message) {
-    if (o == PROV_OUT_RETRYING) {
-        copy(w->progress, sizeof w->progress, message);
-        return;
-    }
-    w->observed = gen;
-    copy(w->state, sizeof w->state, o == PROV_OUT_READY ? "ready" : "failed");
-    copy(w->message, sizeof w->message, o == PROV_OUT_READY ? "" : message);
-    w->progress[0] = '\0';
+    run_outcome((run_fields){&w->observed, w->state, w->message, w->progress}, gen, o, message);
 }
 
 const char *prov_workspace_state(const prov_workspace *w) {
-    if (w->deleting)
-        return "deleting";
-    if (w->observed < w->generation || !w->state[0])
-        return "provisioning";
-    return w->state;
+    return run_state(w->deleting, w->observed, w->generation, w->state);
 }
 
 json_t *prov_workspace_view(const prov_workspace *w, size_t components) {

@@ -10,6 +10,7 @@
 #include "appstudio-provisioner/names.h"
 
 #define PROV_MSG_LEN 512
+#define PROV_STATE_LEN 16 /* "ready", "failed" */
 #define PROV_TS_LEN 32
 
 /** One component. A generation counts the requests (PUT, PATCH, rotate, DELETE); a worker
@@ -29,7 +30,7 @@ typedef struct {
     char created_at[PROV_TS_LEN];
     /* status: written by the workers */
     long long observed;             /* generation of the last finished run; 0 = none yet */
-    char state[16];                 /* outcome of that run: "ready" or "failed" */
+    char state[PROV_STATE_LEN];     /* outcome of that run: "ready" or "failed" */
     char message[PROV_MSG_LEN];     /* its message (why it failed) */
     char progress[PROV_MSG_LEN];    /* while provisioning: the last retry's reason */
     long long rotated;              /* rotation requests carried out */
@@ -81,7 +82,7 @@ typedef struct {
     long long requested_ms;
     char created_at[PROV_TS_LEN];
     long long observed;
-    char state[16];
+    char state[PROV_STATE_LEN];
     char message[PROV_MSG_LEN];
     char progress[PROV_MSG_LEN];
     bool org_ready; /* the organization was created (or found) */
